@@ -1,0 +1,60 @@
+"""The embedded PostgreSQL server used when no DATABASE_URL is given.
+
+pgserver ships the PostgreSQL binaries in its wheel, so a fresh machine needs
+nothing but Python to run the project and its tests. The server listens on a
+Unix socket inside its data directory only (no TCP port to collide with), and
+keeps running after the process that started it exits, so that runserver's
+autoreloader, management commands and test runs share one server.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+DATABASE_NAME = "mcp"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded server could not be started or reached."""
+
+
+def embedded_database(data_dir: Path) -> dict[str, str]:
+    """Start (or reuse) the embedded server under data_dir and return Django DATABASES fields."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); it falls back to /tmp.
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(data_dir, cleanup_mode=None)
+        info = server.get_postmaster_info()
+    except Exception as exc:  # pgserver raises assorted subprocess/OS errors
+        raise EmbeddedPostgresError(
+            f"could not start the embedded PostgreSQL under {data_dir}: {exc}. "
+            f"See {data_dir / 'log'}, or set DATABASE_URL to use another server."
+        ) from exc
+    host = str(info.socket_dir) if info.socket_dir else (info.hostname or "127.0.0.1")
+    port = str(info.port or 5432)
+    _ensure_database(host, port)
+    return {"NAME": DATABASE_NAME, "USER": "postgres", "PASSWORD": "", "HOST": host, "PORT": port}
+
+
+def _ensure_database(host: str, port: str) -> None:
+    import psycopg2
+    import psycopg2.errors
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(dbname="postgres", user="postgres", host=host, port=port)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME])
+            if cursor.fetchone() is None:
+                try:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+                except psycopg2.errors.DuplicateDatabase:
+                    pass  # another process created it a moment ago
+    finally:
+        conn.close()

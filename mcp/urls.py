@@ -1,0 +1,13 @@
+"""URLs of a tenant's host: its admin (and, later, its API)."""
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from mcp.views import healthz
+from tenants.admin_sites import tenant_admin_site
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", tenant_admin_site.urls),
+    path("healthz", healthz, name="healthz"),
+]

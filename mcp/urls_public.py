@@ -1,0 +1,13 @@
+"""URLs of the public host: the platform admin."""
+
+from django.urls import path
+from django.views.generic import RedirectView
+
+from mcp.views import healthz
+from tenants.admin_sites import platform_admin_site
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", platform_admin_site.urls),
+    path("healthz", healthz, name="healthz"),
+]

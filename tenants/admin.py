@@ -1,0 +1,169 @@
+"""The platform admin (public host): tenants, their domains, users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tenants.admin_sites import platform_admin_site
+from tenants.errors import TenantError
+from tenants.models import Domain, Tenant, User, UserIdentity
+from tenants.naming import validate_domain, validate_slug
+from tenants.services import default_domain_for, tenant_activate, tenant_create, tenant_suspend
+
+
+class TenantAddForm(forms.ModelForm):
+    """The fields a new tenant needs; the schema name follows from the slug."""
+
+    domain = forms.CharField(
+        required=False, max_length=253, help_text="The tenant's host; leave empty for <slug>.<BASE_DOMAIN>."
+    )
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name", "plan", "billing_email"]
+
+    def clean_slug(self) -> str:
+        try:
+            return validate_slug(self.cleaned_data["slug"])
+        except TenantError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        slug = cleaned.get("slug")
+        if slug:
+            domain = cleaned.get("domain") or default_domain_for(slug)
+            try:
+                cleaned["domain"] = validate_domain(domain)
+            except TenantError as exc:
+                self.add_error("domain", str(exc))
+                return cleaned
+            if Domain.objects.filter(domain=cleaned["domain"]).exists():
+                self.add_error("domain", f"The domain {cleaned['domain']!r} is already served by another tenant.")
+        return cleaned
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ["domain", "is_primary"]
+
+
+@admin.register(Tenant, site=platform_admin_site)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "status", "plan", "schema_name", "created_at"]
+    list_filter = ["status", "plan", "subscription_status"]
+    search_fields = ["slug", "name", "billing_email", "domains__domain"]
+    ordering = ["slug"]
+    actions = ["suspend_selected", "activate_selected"]
+    readonly_fields = ["slug", "schema_name", "status", "suspended_at", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "schema_name", "status", "suspended_at"]}),
+        ("Billing", {"fields": ["plan", "subscription_status", "billing_email", "billing_customer_id", "trial_ends_at"]}),
+        ("Configuration", {"fields": ["config"]}),
+        ("Times", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return super().get_queryset(request).exclude(schema_name="public")
+
+    def get_form(self, request: HttpRequest, obj: Tenant | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = TenantAddForm
+            kwargs["fields"] = ["slug", "name", "domain", "plan", "billing_email"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        if obj is None:
+            return [(None, {"fields": ["slug", "name", "domain", "plan", "billing_email"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def get_inlines(self, request: HttpRequest, obj: Tenant | None) -> Any:
+        return [] if obj is None else [DomainInline]
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        tenant, _ = tenant_create(
+            slug=form.cleaned_data["slug"],
+            name=form.cleaned_data["name"],
+            domain=form.cleaned_data["domain"],
+            plan=form.cleaned_data["plan"],
+            billing_email=form.cleaned_data["billing_email"],
+            actor=request.user,  # type: ignore[arg-type]
+        )
+        # The admin goes on with the instance it built (for its log entry and redirect).
+        obj.__dict__.update(tenant.__dict__)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+        # Dropping a tenant's schema is not a click in a list; it is a deliberate, audited operation.
+        return False
+
+    @admin.action(description="Suspend the selected tenants")
+    def suspend_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_suspend(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Suspended {queryset.count()} tenant(s).", messages.SUCCESS)
+
+    @admin.action(description="Activate the selected tenants")
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            tenant_activate(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Activated {queryset.count()} tenant(s).", messages.SUCCESS)
+
+
+class PlatformUserCreationForm(BaseUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "tenant", "role", "is_staff")
+
+
+class PlatformUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class UserIdentityInline(admin.TabularInline):
+    model = UserIdentity
+    extra = 0
+    fields = ["provider", "subject", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(User, site=platform_admin_site)
+class PlatformUserAdmin(UserAdmin):
+    form = PlatformUserChangeForm
+    add_form = PlatformUserCreationForm
+    list_display = ["email", "tenant", "role", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "role", "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["email", "full_name", "tenant__slug"]
+    ordering = ["email"]
+    inlines = [UserIdentityInline]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Person", {"fields": ["full_name"]}),
+        ("Tenant", {"fields": ["tenant", "role"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [
+        (None, {"classes": ["wide"], "fields": ["email", "tenant", "role", "is_staff", "password1", "password2"]}),
+    ]
+
+
+platform_admin_site.register(Group, GroupAdmin)

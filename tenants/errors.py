@@ -1,0 +1,25 @@
+"""The domain's exceptions: each carries a message fit for a person."""
+
+
+class TenantError(ValueError):
+    """A tenant operation was refused; nothing was changed."""
+
+
+class InvalidSlug(TenantError):
+    """The slug breaks the naming rules."""
+
+
+class InvalidDomain(TenantError):
+    """The domain is not a valid host name."""
+
+
+class TenantExists(TenantError):
+    """A tenant with that slug (or schema) already exists."""
+
+
+class DomainTaken(TenantError):
+    """Another tenant already serves that domain."""
+
+
+class TenantNotFound(TenantError):
+    """No tenant has that slug."""

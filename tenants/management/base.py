@@ -1,0 +1,43 @@
+"""What every project command shares: one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError
+
+from audit.services import command_actor_label
+from tenants.errors import TenantError
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the first non-empty line of an exception's message."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return exc.__class__.__name__
+
+
+def as_command_error(exc: BaseException) -> CommandError:
+    """Turn a domain or database error into a one-line CommandError."""
+    if isinstance(exc, TenantError):
+        return CommandError(str(exc))
+    return CommandError(f"Cannot reach the database: {first_line(exc)}")
+
+
+class ProjectCommand(BaseCommand):
+    """A command whose refusals print one line on stderr and exit non-zero."""
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except (TenantError, OperationalError) as exc:
+            if options.get("traceback"):
+                raise
+            raise as_command_error(exc) from exc
+
+    @property
+    def actor_label(self) -> str:
+        """How audit entries name whoever runs this command."""
+        return command_actor_label(self.__module__.rsplit(".", 1)[-1])

@@ -1,0 +1,47 @@
+"""Route each request to its tenant's schema, and keep users on their own tenant's host."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from mcp.problems import problem_response
+from tenants.access import user_belongs_to_host
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    """django-tenants' host routing, with a plain 404 for unknown hosts and a 403 for suspended tenants."""
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        return HttpResponseNotFound(f"No tenant is served at {hostname}.\n", content_type="text/plain")
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        response = super().process_request(request)
+        if response is not None:
+            return response
+        tenant = request.tenant  # type: ignore[attr-defined]
+        if tenant.is_suspended:
+            return problem_response(
+                request,
+                status=403,
+                type_="tenant-suspended",
+                title="Tenant suspended",
+                detail=f"The tenant {tenant.slug!r} is suspended; contact support to restore access.",
+            )
+        return None
+
+
+class TenantUserMiddleware:
+    """Sign out a session whose user does not belong to this host's tenant (e.g. a cookie carried across hosts)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if user.is_authenticated and not user_belongs_to_host(user, getattr(request, "tenant", None)):
+            logout(request)
+        return self.get_response(request)

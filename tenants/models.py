@@ -1,0 +1,224 @@
+"""The platform's tables in the public schema: tenants, their domains and users."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat, Replace
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.naming import PUBLIC_SCHEMA, SCHEMA_PREFIX
+
+# The slug rule of tenants.naming.SLUG_PATTERN, for the database's own check.
+SLUG_REGEX_SQL = r"^[a-z]([a-z0-9]|-(?=[a-z0-9]))*$"
+
+
+class Tenant(TenantMixin):
+    """A customer: one row here, one PostgreSQL schema of its own."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    class Plan(models.TextChoices):
+        FREE = "free", "Free"
+        TEAM = "team", "Team"
+        ENTERPRISE = "enterprise", "Enterprise"
+
+    class SubscriptionStatus(models.TextChoices):
+        NONE = "none", "None"
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        CANCELED = "canceled", "Canceled"
+
+    slug = models.CharField(max_length=56, unique=True)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
+    subscription_status = models.CharField(
+        max_length=16, choices=SubscriptionStatus.choices, default=SubscriptionStatus.NONE
+    )
+    billing_email = models.EmailField(blank=True)
+    billing_customer_id = models.CharField(max_length=100, blank=True, help_text="The billing provider's customer id.")
+    trial_ends_at = models.DateTimeField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True, help_text="Per-tenant configuration (a JSON object).")
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The lifecycle services create and drop schemas themselves, inside their
+    # own transaction, rather than as a side effect of save().
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        db_table = "tenants"
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                name="tenants_status_valid", condition=Q(status__in=["active", "suspended"])
+            ),
+            models.CheckConstraint(
+                name="tenants_plan_valid", condition=Q(plan__in=["free", "team", "enterprise"])
+            ),
+            models.CheckConstraint(
+                name="tenants_subscription_status_valid",
+                condition=Q(subscription_status__in=["none", "trialing", "active", "past_due", "canceled"]),
+            ),
+            # The schema name is derived from the slug, and the database holds it to that.
+            models.CheckConstraint(
+                name="tenants_schema_matches_slug",
+                condition=Q(schema_name=PUBLIC_SCHEMA, slug=PUBLIC_SCHEMA)
+                | (
+                    Q(slug__regex=SLUG_REGEX_SQL)
+                    & Q(schema_name=Concat(Value(SCHEMA_PREFIX), Replace(F("slug"), Value("-"), Value("_"))))
+                ),
+            ),
+            models.CheckConstraint(
+                name="tenants_suspended_has_time",
+                condition=Q(status="active") | Q(suspended_at__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["billing_customer_id"],
+                condition=~Q(billing_customer_id=""),
+                name="tenants_billing_customer_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_public(self) -> bool:
+        return self.schema_name == PUBLIC_SCHEMA
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+
+class Domain(DomainMixin):
+    """A host name served by one tenant."""
+
+    class Meta:
+        db_table = "domains"
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_primary=True), name="domains_one_primary_per_tenant"
+            ),
+            models.CheckConstraint(name="domains_lowercase", condition=Q(domain=models.functions.Lower("domain"))),
+        ]
+
+
+class UserManager(BaseUserManager["User"]):
+    """Create users by email; platform users (no tenant) are the natural-key users."""
+
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email: str) -> User:
+        # Emails are unique per tenant; outside a request (createsuperuser,
+        # changepassword) the natural key names a platform user.
+        return self.get(email=self.normalize_email(email).lower(), tenant__isnull=True)
+
+    def _create_user(self, email: str, password: str | None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("Users need an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.update(is_staff=True, is_superuser=True, tenant=None, role="")
+        return self._create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in: a member of one tenant, or platform staff (no tenant)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    # Roles that may use the tenant's admin.
+    ADMIN_ROLES: ClassVar[frozenset[str]] = frozenset({Role.OWNER, Role.ADMIN})
+
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=200, blank=True)
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="users",
+        help_text="The tenant this user belongs to; empty for platform staff.",
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Platform staff may sign in to the platform admin.")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        db_table = "users"
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"], nulls_distinct=False, name="users_email_unique_per_tenant"
+            ),
+            models.CheckConstraint(name="users_email_lowercase", condition=Q(email=models.functions.Lower("email"))),
+            # Tenant members have a role; platform staff have none.
+            models.CheckConstraint(
+                name="users_role_matches_tenant",
+                condition=Q(tenant__isnull=True, role="")
+                | Q(tenant__isnull=False, role__in=["owner", "admin", "member"]),
+            ),
+            # Only platform staff can be superusers or staff.
+            models.CheckConstraint(
+                name="users_staff_are_platform_users",
+                condition=Q(tenant__isnull=True) | Q(is_superuser=False, is_staff=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @property
+    def is_platform_user(self) -> bool:
+        return self.tenant_id is None
+
+
+class UserIdentity(models.Model):
+    """A single sign-on identity (provider, subject) linked to a user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identities")
+    provider = models.CharField(max_length=64, help_text="The identity provider, e.g. google or okta.")
+    subject = models.CharField(max_length=255, help_text="The provider's stable id for the user (the sub claim).")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "user_identities"
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "subject"], name="user_identities_provider_subject_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.subject}"

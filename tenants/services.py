@@ -1,0 +1,148 @@
+"""The tenant lifecycle: every write the platform knows about tenants."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_exists
+
+from audit.services import audit_record
+from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
+from tenants.models import Domain, Tenant, User
+from tenants.naming import PUBLIC_SCHEMA, schema_name_for, validate_domain
+
+
+def default_domain_for(slug: str) -> str:
+    """Return the host a tenant gets when none is given: <slug>.<BASE_DOMAIN>."""
+    return f"{slug}.{settings.BASE_DOMAIN}"
+
+
+def tenant_get(*, slug: str) -> Tenant:
+    """Return the tenant with this slug, or raise TenantNotFound."""
+    try:
+        return Tenant.objects.get(slug=slug)
+    except Tenant.DoesNotExist:
+        raise TenantNotFound(f"No tenant has the slug {slug!r}.") from None
+
+
+@transaction.atomic
+def ensure_public_tenant() -> Tenant:
+    """Make sure the public tenant and its domain (BASE_DOMAIN) exist; return it."""
+    tenant, _ = Tenant.objects.get_or_create(
+        schema_name=PUBLIC_SCHEMA, defaults={"slug": PUBLIC_SCHEMA, "name": "Platform"}
+    )
+    domain = validate_domain(settings.BASE_DOMAIN)
+    existing = Domain.objects.filter(domain=domain).select_related("tenant").first()
+    if existing is None:
+        Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
+    elif existing.tenant_id != tenant.pk:
+        raise DomainTaken(
+            f"BASE_DOMAIN {domain!r} is already the domain of tenant {existing.tenant.slug!r}; "
+            "the public host needs it."
+        )
+    return tenant
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    domain: str | None = None,
+    plan: str = Tenant.Plan.FREE,
+    billing_email: str = "",
+    admin_email: str | None = None,
+    actor: User | None = None,
+    actor_label: str = "",
+) -> tuple[Tenant, str | None]:
+    """Create a tenant, its domain and its migrated schema, all or nothing.
+
+    Returns the tenant and, when admin_email is given, the temporary password
+    of the owner account created for it.
+    """
+    schema_name = schema_name_for(slug)  # validates the slug; raises InvalidSlug
+    domain = validate_domain(domain if domain is not None else default_domain_for(slug))
+    if not name or not name.strip():
+        raise TenantError("The tenant name is empty.")
+    if plan not in Tenant.Plan.values:
+        raise TenantError(f"Unknown plan {plan!r}; choose one of {', '.join(Tenant.Plan.values)}.")
+    if Tenant.objects.filter(slug=slug).exists():
+        raise TenantExists(f"A tenant with the slug {slug!r} already exists.")
+    if Domain.objects.filter(domain=domain).exists():
+        raise DomainTaken(f"The domain {domain!r} is already served by another tenant.")
+    if schema_exists(schema_name):
+        raise TenantExists(f"A schema named {schema_name!r} already exists; it belongs to no tenant row.")
+
+    try:
+        # A savepoint, so that a concurrent creation's unique-key conflict maps to a clear error.
+        with transaction.atomic():
+            tenant = Tenant.objects.create(
+                slug=slug, name=name.strip(), schema_name=schema_name, plan=plan, billing_email=billing_email
+            )
+            Domain.objects.create(tenant=tenant, domain=domain, is_primary=True)
+    except IntegrityError as exc:
+        raise _conflict_error(exc, slug=slug, domain=domain) from None
+
+    tenant.create_schema(check_if_exists=False, verbosity=0)
+
+    password = None
+    if admin_email:
+        password = secrets.token_urlsafe(12)
+        User.objects.create_user(admin_email, password, tenant=tenant, role=User.Role.OWNER)
+
+    audit_record(
+        action="tenant.created",
+        tenant=tenant,
+        actor=actor,
+        actor_label=actor_label,
+        target=tenant,
+        details={"schema_name": schema_name, "domain": domain, "plan": plan},
+    )
+    return tenant, password
+
+
+def _conflict_error(exc: IntegrityError, *, slug: str, domain: str) -> TenantError:
+    constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
+    if constraint.startswith("domains_"):
+        return DomainTaken(f"The domain {domain!r} is already served by another tenant.")
+    if constraint.startswith(("tenants_slug", "tenants_schema_name")):
+        return TenantExists(f"A tenant with the slug {slug!r} already exists.")
+    raise exc
+
+
+@transaction.atomic
+def tenant_suspend(*, tenant: Tenant, actor: User | None = None, actor_label: str = "", reason: str = "") -> Tenant:
+    """Suspend a tenant: its host answers 403 until it is activated again."""
+    tenant = _lock_tenant(tenant)
+    if tenant.is_public:
+        raise TenantError("The public tenant cannot be suspended.")
+    if tenant.is_suspended:
+        return tenant
+    tenant.status = Tenant.Status.SUSPENDED
+    tenant.suspended_at = timezone.now()
+    tenant.save(update_fields=["status", "suspended_at", "updated_at"])
+    audit_record(
+        action="tenant.suspended", tenant=tenant, actor=actor, actor_label=actor_label, target=tenant,
+        details={"reason": reason} if reason else {},
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_activate(*, tenant: Tenant, actor: User | None = None, actor_label: str = "") -> Tenant:
+    """Activate a suspended tenant again."""
+    tenant = _lock_tenant(tenant)
+    if not tenant.is_suspended:
+        return tenant
+    tenant.status = Tenant.Status.ACTIVE
+    tenant.suspended_at = None
+    tenant.save(update_fields=["status", "suspended_at", "updated_at"])
+    audit_record(action="tenant.activated", tenant=tenant, actor=actor, actor_label=actor_label, target=tenant)
+    return tenant
+
+
+def _lock_tenant(tenant: Tenant) -> Tenant:
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)

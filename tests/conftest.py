@@ -1,0 +1,98 @@
+"""Shared fixtures: tenants made through the services, clients on their hosts, a clean schema after each test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tenants.models import Tenant
+from tenants.services import ensure_public_tenant, tenant_create
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public_schema() -> Iterator[None]:
+    """Never let one test's schema switch leak into the next."""
+    yield
+    if connection.connection is not None or connection.schema_name:
+        connection.set_schema_to_public()
+
+
+@pytest.fixture
+def public_tenant(db: None) -> Tenant:
+    return ensure_public_tenant()
+
+
+@pytest.fixture
+def make_tenant(public_tenant: Tenant) -> Callable[..., Tenant]:
+    """Create tenants through the service, as the command and the admin do."""
+
+    def make(slug: str, **fields: object) -> Tenant:
+        tenant, _ = tenant_create(slug=slug, name=fields.pop("name", slug.title()), **fields)  # type: ignore[arg-type]
+        return tenant
+
+    return make
+
+
+@pytest.fixture
+def acme(make_tenant: Callable[..., Tenant]) -> Tenant:
+    return make_tenant("acme", domain="acme.localhost")
+
+
+@pytest.fixture
+def globex(make_tenant: Callable[..., Tenant]) -> Tenant:
+    return make_tenant("globex", domain="globex.localhost")
+
+
+def host_client(host: str) -> Client:
+    """A test client whose requests carry this Host header."""
+    return Client(HTTP_HOST=host)
+
+
+def schema_names() -> set[str]:
+    """Every schema in the database (from the catalog, not the tenants table)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def child_database_url() -> str:
+    """A DATABASE_URL naming the test database, for commands run in a child process."""
+    db = connection.settings_dict
+    host = db["HOST"] or "localhost"
+    if host.startswith("/"):
+        host = quote(host, safe="")
+    auth = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"], safe="")
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def run_manage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run manage.py in a child process against the test database."""
+    child_env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=child_env,
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+@pytest.fixture
+def committed(transactional_db: None) -> Iterator[None]:
+    """For tests whose data must be committed (child processes, concurrency): drop what they made."""
+    ensure_public_tenant()
+    yield
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
