@@ -20,6 +20,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Hashing passwords properly is slow by design; tests need not prove that again."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _back_to_public_schema() -> Iterator[None]:
     """Never let one test's schema switch leak into the next."""
     yield

@@ -1,0 +1,157 @@
+import pytest
+from django.db import connection
+from django.test import Client
+
+from audit.models import AuditLog
+from tenants.models import Domain, Tenant, User
+from tests.conftest import host_client, schema_names
+
+PASSWORD = "a long and proper passphrase"
+
+
+def make_user(email: str, *, tenant: Tenant | None, role: str = "", **fields) -> User:
+    if tenant is None:
+        return User.objects.create_superuser(email, PASSWORD)
+    return User.objects.create_user(email, PASSWORD, tenant=tenant, role=role or User.Role.OWNER, **fields)
+
+
+def sign_in(client: Client, email: str) -> int:
+    """Post the admin login form; return the status (302 means signed in)."""
+    return client.post("/admin/login/", {"username": email, "password": PASSWORD}).status_code
+
+
+def signed_in_client(host: str, *, tenant: Tenant | None) -> Client:
+    email = f"owner-{host}"
+    client = host_client(host)
+    make_user(email.replace("owner-", "owner@"), tenant=tenant)
+    assert sign_in(client, email.replace("owner-", "owner@")) == 302
+    return client
+
+
+def test_platform_staff_sign_in_on_the_public_host_and_see_the_platform_models(public_tenant):
+    client = signed_in_client("localhost", tenant=None)
+    index = client.get("/admin/").content.decode()
+    for model in ("Tenants", "Users", "Audit logs"):
+        assert model in index
+    assert "Contexts" not in index
+
+
+def test_platform_staff_cannot_sign_in_on_a_tenant_host(acme):
+    make_user("root@platform.test", tenant=None)
+    assert sign_in(host_client("acme.localhost"), "root@platform.test") == 200  # the form again, with an error
+
+
+def test_a_tenant_owner_sees_only_contexts_and_summaries(acme):
+    client = signed_in_client("acme.localhost", tenant=acme)
+    index = client.get("/admin/").content.decode()
+    assert "Contexts" in index and "Summaries" in index
+    for model in ("Tenants", "Users", "Audit logs", "Groups"):
+        assert model not in index
+    assert "Acme administration" in index
+    assert client.get("/admin/tenants/tenant/").status_code == 404
+
+
+def test_a_user_of_tenant_a_cannot_sign_in_to_tenant_b_or_the_platform(acme, globex):
+    make_user("owner@acme.test", tenant=acme)
+    assert sign_in(host_client("globex.localhost"), "owner@acme.test") == 200
+    assert sign_in(host_client("localhost"), "owner@acme.test") == 200
+    assert sign_in(host_client("acme.localhost"), "owner@acme.test") == 302
+
+
+def test_a_member_without_an_admin_role_cannot_use_the_tenant_admin(acme):
+    make_user("member@acme.test", tenant=acme, role=User.Role.MEMBER)
+    assert sign_in(host_client("acme.localhost"), "member@acme.test") == 200
+
+
+def test_a_session_carried_to_another_tenants_host_is_not_honoured(acme, globex):
+    client = signed_in_client("acme.localhost", tenant=acme)
+    session_cookie = client.cookies["sessionid"].value
+    other_host = host_client("globex.localhost")
+    other_host.cookies["sessionid"] = session_cookie
+
+    response = other_host.get("/admin/contexts/context/")
+
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_the_same_email_may_belong_to_two_tenants_and_signs_in_to_each_separately(acme, globex):
+    User.objects.create_user("pat@example.test", "acme password 123!", tenant=acme, role="owner")
+    User.objects.create_user("pat@example.test", "globex password 456!", tenant=globex, role="owner")
+    acme_client, globex_client = host_client("acme.localhost"), host_client("globex.localhost")
+    form = {"username": "pat@example.test"}
+    assert acme_client.post("/admin/login/", {**form, "password": "globex password 456!"}).status_code == 200
+    assert acme_client.post("/admin/login/", {**form, "password": "acme password 123!"}).status_code == 302
+    assert globex_client.post("/admin/login/", {**form, "password": "globex password 456!"}).status_code == 302
+
+
+def test_creating_a_tenant_in_the_admin_creates_and_migrates_its_schema(public_tenant):
+    client = signed_in_client("localhost", tenant=None)
+
+    response = client.post(
+        "/admin/tenants/tenant/add/",
+        {"slug": "initech", "name": "Initech", "domain": "", "plan": "team", "billing_email": "ap@initech.test"},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    tenant = Tenant.objects.get(slug="initech")
+    assert (tenant.schema_name, tenant.plan) == ("tenant_initech", "team")
+    assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
+    assert "tenant_initech" in schema_names()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'tenant_initech' AND tablename = 'contexts'")
+        assert cursor.fetchone()[0] == 1
+    entry = AuditLog.objects.get(action="tenant.created", tenant_id=tenant.pk)
+    assert entry.actor_label == "owner@localhost"
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({"slug": "Bad Slug", "name": "X"}, "is not valid"),
+        ({"slug": "public", "name": "X"}, "is reserved"),
+        ({"slug": "acme", "name": "X"}, "already exists"),
+        ({"slug": "other", "name": "X", "domain": "acme.localhost"}, "already served by another tenant"),
+    ],
+)
+def test_the_admin_add_form_refuses_bad_input_and_creates_nothing(acme, form, error):
+    client = signed_in_client("localhost", tenant=None)
+    schemas_before, count_before = schema_names(), Tenant.objects.count()
+
+    response = client.post("/admin/tenants/tenant/add/", {"plan": "free", "domain": "", "billing_email": "", **form})
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    assert Tenant.objects.count() == count_before
+    assert schema_names() == schemas_before
+
+
+def test_the_tenant_list_shows_slug_status_plan_schema_and_created(acme, globex):
+    client = signed_in_client("localhost", tenant=None)
+    page = client.get("/admin/tenants/tenant/?q=acme").content.decode()
+    for text in ("acme", "tenant_acme", "Active", "Free", "column-created_at"):
+        assert text in page
+    assert "tenant_globex" not in page
+    assert "tenant_globex" in client.get("/admin/tenants/tenant/?status__exact=active").content.decode()
+
+
+def test_the_suspend_action_in_the_admin_suspends_through_the_service(acme):
+    client = signed_in_client("localhost", tenant=None)
+    client.post("/admin/tenants/tenant/", {"action": "suspend_selected", "_selected_action": [acme.pk]})
+    acme.refresh_from_db()
+    assert acme.status == "suspended"
+    assert host_client("acme.localhost").get("/healthz").status_code == 403
+    client.post("/admin/tenants/tenant/", {"action": "activate_selected", "_selected_action": [acme.pk]})
+    acme.refresh_from_db()
+    assert acme.status == "active"
+
+
+def test_audit_logs_are_read_only_in_the_admin_even_for_superusers(acme):
+    client = signed_in_client("localhost", tenant=None)
+    entry = AuditLog.objects.get(action="tenant.created", tenant_id=acme.pk)
+    assert client.get("/admin/audit/auditlog/").status_code == 200
+    assert client.get("/admin/audit/auditlog/add/").status_code == 403
+    assert client.post(f"/admin/audit/auditlog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    page = client.get(f"/admin/audit/auditlog/{entry.pk}/change/").content.decode()
+    assert 'name="action"' not in page  # shown, not editable
+    assert AuditLog.objects.filter(pk=entry.pk).exists()
