@@ -8,7 +8,14 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mcp.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from mcp.env import ConfigurationError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigurationError as exc:
+        # A missing or wrong setting is a message for a person, not a traceback.
+        sys.stderr.write(f"Configuration error: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,25 +12,10 @@ import sys
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
+
+from mcp.env import ConfigurationError, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    """Read a boolean from the environment: 1/true/yes/on are true."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    """Read a comma-separated list from the environment."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", default=False)
@@ -38,7 +23,7 @@ DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ConfigurationError("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 
 # Tenants are served at <slug>.<BASE_DOMAIN>; the public host is BASE_DOMAIN itself.
@@ -58,9 +43,9 @@ elif DEBUG:
     try:
         _database = embedded_database(Path(os.environ.get("EMBEDDED_PG_DIR", BASE_DIR / ".data" / "postgres")))
     except EmbeddedPostgresError as exc:
-        raise ImproperlyConfigured(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
 else:
-    raise ImproperlyConfigured(
+    raise ConfigurationError(
         "DATABASE_URL must be set when DEBUG is off; the embedded PostgreSQL is for development only."
     )
 
@@ -173,9 +158,9 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Logging --------------------------------------------------------------------

@@ -1,0 +1,37 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    install, migrate, seed a demo tenant, serve on http://localhost:8000
+#   make test   install and run the test suite
+# With no DATABASE_URL both use an embedded PostgreSQL under .data/postgres.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 0.0.0.0
+PORT ?= 8000
+# `make run` is a development server: DEBUG on unless you say otherwise.
+export DEBUG ?= true
+
+.PHONY: install run test migrate clean-db
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate_schemas --shared
+	$(PY) manage.py migrate_schemas --tenant
+
+run: migrate
+	$(PY) manage.py seed_demo --port $(PORT)
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Stop the embedded PostgreSQL and delete its data.
+clean-db:
+	-$(VENV)/lib/python*/site-packages/pgserver/pginstall/bin/pg_ctl -D .data/postgres -m fast stop
+	rm -rf .data/postgres
