@@ -32,6 +32,5 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Stop the embedded PostgreSQL and delete its data.
-clean-db:
-	-$(VENV)/lib/python*/site-packages/pgserver/pginstall/bin/pg_ctl -D .data/postgres -m fast stop
-	rm -rf .data/postgres
+clean-db: install
+	$(PY) -m mcp.embedded_postgres delete

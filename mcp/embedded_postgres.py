@@ -58,3 +58,25 @@ def _ensure_database(host: str, port: str) -> None:
                     pass  # another process created it a moment ago
     finally:
         conn.close()
+
+
+def delete_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded server under data_dir and delete its data."""
+    if not (data_dir / "PG_VERSION").exists():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        pgserver.get_server(data_dir, cleanup_mode="delete").cleanup()
+
+
+if __name__ == "__main__":
+    import os
+    import sys
+
+    if sys.argv[1:] != ["delete"]:
+        sys.exit("usage: python -m mcp.embedded_postgres delete")
+    target = Path(os.environ.get("EMBEDDED_PG_DIR", Path(__file__).resolve().parent.parent / ".data" / "postgres"))
+    delete_embedded_server(target)
+    print(f"Stopped the embedded PostgreSQL and deleted {target}.")

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import OperationalError
+from django.db import DatabaseError, OperationalError
 
 from audit.services import command_actor_label
 from tenants.errors import TenantError
+
+
+# What to do about the refusals an operator meets most.
+SQLSTATE_HINTS = {
+    "42501": " (the database role lacks a privilege: creating tenants needs CREATE on the database)",
+    "42P01": " (a table is missing: run manage.py migrate_schemas)",
+    "3F000": " (a schema is missing: see migrate_schemas --schema in the README)",
+}
 
 
 def first_line(exc: BaseException) -> str:
@@ -23,7 +31,11 @@ def as_command_error(exc: BaseException) -> CommandError:
     """Turn a domain or database error into a one-line CommandError."""
     if isinstance(exc, TenantError):
         return CommandError(str(exc))
-    return CommandError(f"Cannot reach the database: {first_line(exc)}")
+    sqlstate = getattr(exc.__cause__, "pgcode", None)
+    if sqlstate is None and isinstance(exc, OperationalError):
+        # No SQLSTATE: the server never answered (refused, down, bad credentials).
+        return CommandError(f"Cannot reach the database: {first_line(exc)}")
+    return CommandError(f"The database refused: {first_line(exc)}{SQLSTATE_HINTS.get(sqlstate, '')}")
 
 
 class ProjectCommand(BaseCommand):
@@ -32,7 +44,7 @@ class ProjectCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
             return super().execute(*args, **options)
-        except (TenantError, OperationalError) as exc:
+        except (TenantError, DatabaseError) as exc:
             if options.get("traceback"):
                 raise
             raise as_command_error(exc) from exc

@@ -100,3 +100,12 @@ def test_suspending_one_tenant_leaves_the_others_served(acme, globex):
     tenant_suspend(tenant=acme)
     assert host_client("globex.localhost").get("/healthz").status_code == 200
     assert host_client("localhost").get("/healthz").status_code == 200
+
+
+def test_migrate_schemas_names_a_tenant_whose_schema_is_gone(acme, globex):
+    from django.core.management.base import CommandError
+
+    with connection.cursor() as cursor:
+        cursor.execute('DROP SCHEMA "tenant_globex" CASCADE')
+    with pytest.raises(CommandError, match=r"tenant\(s\) globex does not exist; run manage.py create_missing_schemas"):
+        call_command("migrate_schemas", verbosity=0, stdout=StringIO())
