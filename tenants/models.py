@@ -222,3 +222,78 @@ class UserIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.subject}"
+
+
+class MigrationRun(models.Model):
+    """One run of the migration engine: who, where, when, what and how it ended."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    command = models.CharField(max_length=500, help_text="What was asked, e.g. migrate_schemas --tenant.")
+    os_user = models.CharField(max_length=100, blank=True)
+    actor_label = models.CharField(max_length=254, blank=True, help_text="The Django user, when known.")
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    target = models.CharField(max_length=255, blank=True, help_text="app and migration, or empty for the latest.")
+    schemas_total = models.PositiveIntegerField(default=0)
+    schemas_migrated = models.PositiveIntegerField(default=0)
+    schemas_current = models.PositiveIntegerField(default=0)
+    schemas_failed = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "migration_runs"
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["-started_at"], name="migration_runs_started_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="migration_runs_outcome_valid",
+                condition=Q(outcome__in=["running", "succeeded", "failed", "interrupted"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.outcome}"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at is None:
+            return None
+        return int((self.finished_at - self.started_at).total_seconds() * 1000)
+
+
+class MigrationRunSchema(models.Model):
+    """What one run did to one schema."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(MigrationRun, on_delete=models.CASCADE, related_name="schemas")
+    schema_name = models.CharField(max_length=63)
+    migrations = models.JSONField(default=list, help_text='["app.name", …] applied (or unapplied) in order.')
+    backwards = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "migration_run_schemas"
+        ordering = ["run", "id"]
+        indexes = [models.Index(fields=["schema_name", "-finished_at"], name="run_schemas_schema_idx")]
+        constraints = [
+            models.CheckConstraint(
+                name="migration_run_schemas_outcome_valid", condition=Q(outcome__in=["applied", "failed"])
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schema_name} {self.outcome}"
