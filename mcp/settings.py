@@ -55,6 +55,11 @@ _database["OPTIONS"].setdefault("application_name", "mcp")
 DATABASES = {"default": _database}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
+# Migration runs: how long a second run waits for the first, and how long a
+# migration may wait for a table lock before its schema is reported failed.
+MIGRATION_LOCK_WAIT = env_int("MIGRATION_LOCK_WAIT", 10)
+MIGRATION_LOCK_TIMEOUT_MS = env_int("MIGRATION_LOCK_TIMEOUT_MS", 5000)
+
 # --- Applications ---------------------------------------------------------------
 
 SHARED_APPS = [

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.db import connection
+from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.loader import MigrationLoader
 
 from tenants.naming import quote_schema
@@ -43,24 +44,40 @@ class MigrationGraph:
     def known(self) -> frozenset[MigrationKey]:
         return frozenset(self.loader.graph.nodes)
 
-    def plan_to(self, targets: list[MigrationKey], applied: set[MigrationKey]) -> list[tuple[MigrationKey, bool]]:
-        """Return [(migration, backwards)] that takes a schema with `applied` to `targets` (Django's rules)."""
-        from django.db.migrations.executor import MigrationExecutor
+    @cached_property
+    def tenant_apps(self) -> frozenset[str]:
+        """Labels of the apps whose tables live in tenant schemas."""
+        from django.apps import apps
+        from django.conf import settings
 
-        executor = MigrationExecutor.__new__(MigrationExecutor)
-        executor.loader = self.loader
-        self.loader.applied_migrations = {key: None for key in applied}
-        return [((m.app_label, m.name), backwards) for m, backwards in executor.migration_plan(targets)]
+        return frozenset(config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS)
 
-    def leaf_targets(self) -> list[MigrationKey]:
-        return sorted(self.loader.graph.leaf_nodes())
+    @cached_property
+    def tenant_plan(self) -> list[MigrationKey]:
+        """The tenant apps' migrations in apply order: what a tenant schema must have."""
+        return [key for key in self.full_plan if key[0] in self.tenant_apps]
 
-    def target_for(self, app_label: str, migration_name: str) -> MigrationKey | None:
-        """Resolve `app 0003` or `app zero` like migrate does; None means zero (unapply all)."""
+    @cached_property
+    def shared_nodes(self) -> frozenset[MigrationKey]:
+        """Migrations of the shared apps: a tenant schema neither needs nor runs them."""
+        return frozenset(key for key in self.known if key[0] not in self.tenant_apps)
+
+    def tenant_leaf_targets(self) -> list[MigrationKey]:
+        return sorted(key for key in self.loader.graph.leaf_nodes() if key[0] in self.tenant_apps)
+
+    def resolve_target(self, app_label: str, migration_name: str | None) -> MigrationKey:
+        """Resolve `app`, `app 0003` or `app zero` as migrate does; (app, None) means unapply all."""
+        if app_label not in self.loader.migrated_apps:
+            raise ValueError(f"App {app_label!r} has no migrations.")
+        if migration_name is None:
+            return max(key for key in self.loader.graph.leaf_nodes() if key[0] == app_label)
         if migration_name == "zero":
-            return None
-        return self.loader.get_migration_by_prefix(app_label, migration_name).app_label, \
-            self.loader.get_migration_by_prefix(app_label, migration_name).name
+            return (app_label, None)  # type: ignore[return-value]
+        try:
+            migration = self.loader.get_migration_by_prefix(app_label, migration_name)
+        except (KeyError, AmbiguityError) as exc:
+            raise ValueError(f"Cannot find one migration {migration_name!r} in app {app_label!r}: {exc}") from None
+        return (migration.app_label, migration.name)
 
 
 @dataclass
@@ -71,15 +88,16 @@ class SchemaState:
     applied: set[MigrationKey] = field(default_factory=set)
     has_table: bool = True
 
-    def pending(self, graph: MigrationGraph) -> list[MigrationKey]:
-        return [key for key in graph.full_plan if key not in self.applied]
+    def pending(self, plan: list[MigrationKey]) -> list[MigrationKey]:
+        """The migrations of plan this schema has not applied, in order."""
+        return [key for key in plan if key not in self.applied]
 
-    def unknown(self, graph: MigrationGraph) -> list[MigrationKey]:
-        """Migrations recorded here that the code does not have (applied by newer code, or deleted)."""
-        return sorted(self.applied - graph.known)
+    def unknown(self, graph: MigrationGraph, app_labels: frozenset[str]) -> list[MigrationKey]:
+        """Migrations of these apps recorded here that the code does not have (newer code, or deleted)."""
+        return sorted(key for key in self.applied - graph.known if key[0] in app_labels)
 
-    def last_applied(self, graph: MigrationGraph, app_label: str) -> str | None:
-        names = [name for (app, name) in graph.full_plan if app == app_label and (app, name) in self.applied]
+    def last_applied(self, plan: list[MigrationKey], app_label: str) -> str | None:
+        names = [name for (app, name) in plan if app == app_label and (app, name) in self.applied]
         return names[-1] if names else None
 
 

@@ -1,18 +1,24 @@
-"""django-tenants' migrate_schemas, with TENANT_ID, the public tenant, and one-line errors."""
+"""django-tenants' migrate_schemas, run by the fleet executor under the migration lock, and recorded."""
 
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from typing import Any
 
-from django.core.management.base import CommandError
+from django.conf import settings
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
 from tenants.errors import TenantNotFound
+from tenants.executors import FLEET_CONTEXT_OPTION, FleetContext, FleetExecutor
 from tenants.management.base import ProjectCommand
+from tenants.migration_lock import migration_lock
+from tenants.migration_runs import run_finish, run_start
 from tenants.models import Tenant
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.services import ensure_public_tenant
@@ -22,21 +28,71 @@ class Command(ProjectCommand, MigrateSchemasCommand):
     help = (
         "Migrate the public schema (--shared), every tenant schema (--tenant), or one (--schema, or the "
         "TENANT_ID environment variable holding a slug or schema name); with none of these, all of them. "
-        "After migrating public it makes sure the public tenant and its BASE_DOMAIN domain exist."
+        "Give an app and a migration to go forward or back to it (`contexts 0001`, `contexts zero`). "
+        "Tenant schemas are migrated by the fast `fleet` executor unless --executor says otherwise. "
+        "One run at a time: a second waits up to --lock-wait seconds."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        super().add_arguments(parser)
+        parser.add_argument("--fail-fast", action="store_true", help="Stop at the first schema that fails.")
+        parser.add_argument(
+            "--lock-wait", type=float, default=settings.MIGRATION_LOCK_WAIT,
+            help="Seconds to wait for another run to finish (default: %(default)s).",
+        )
+        parser.add_argument(
+            "--lock-timeout", type=int, default=settings.MIGRATION_LOCK_TIMEOUT_MS,
+            help="Milliseconds a migration may wait for a table lock before its schema fails (default: %(default)s).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant_id = os.environ.get("TENANT_ID", "").strip()
         if tenant_id and not options.get("schema_name") and not options.get("shared"):
             options["schema_name"] = schema_name_of(tenant_id)
-        if not options.get("shared"):
-            refuse_missing_schemas(options.get("schema_name"))
-        try:
-            super().handle(*args, **options)
-        except RuntimeError as exc:  # django-tenants' "Schema ... does not exist"
-            raise CommandError(str(exc)) from exc
-        if self.sync_public:
-            ensure_public_tenant()
+        options["executor"] = options.get("executor") or os.environ.get("EXECUTOR") or FleetExecutor.codename
+        verbosity = int(options["verbosity"])
+        context = FleetContext(
+            fail_fast=options["fail_fast"],
+            lock_timeout_ms=options["lock_timeout"],
+            write=self.stdout.write,
+            verbosity=verbosity,
+        )
+        options[FLEET_CONTEXT_OPTION] = context
+        with migration_lock(wait_seconds=options["lock_wait"]):
+            if not options.get("shared"):
+                refuse_missing_schemas(options.get("schema_name"))
+            context.run = run_start(command="migrate_schemas " + shlex.join(sys.argv[2:]),
+                                    target=" ".join(filter(None, [options.get("app_label"), options.get("migration_name")])))
+            try:
+                super().handle(*args, **options)
+                if self.sync_public:
+                    ensure_public_tenant()
+            except RuntimeError as exc:  # django-tenants' "Schema ... does not exist"
+                run_finish(context.run, context.results, error=str(exc))
+                raise CommandError(str(exc)) from exc
+            except BaseException as exc:
+                run_finish(context.run, context.results, error=str(exc) or exc.__class__.__name__)
+                raise
+            run_finish(context.run, context.results)
+        self._summarise(context)
+
+    def _summarise(self, context: FleetContext) -> None:
+        for result in context.results:
+            line = (
+                f"Migrated {len(result.migrated)} schema(s), {result.current} already current, "
+                f"{len(result.failed)} failed in {result.duration_s:.2f} s."
+            )
+            if result.stopped_early:
+                line += " Stopped at the first failure (--fail-fast)."
+            if context.verbosity >= 1 or result.failed:
+                self.stdout.write(self.style.ERROR(line) if result.failed else self.style.SUCCESS(line))
+            for outcome in result.failed:
+                self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
+            if result.failed:
+                raise CommandError(
+                    f"{len(result.failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
+                    "only what is left will be applied."
+                )
 
 
 def schema_name_of(tenant_id: str) -> str:

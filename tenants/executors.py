@@ -1,0 +1,86 @@
+"""The `fleet` executor: django-tenants' extension point, running our FleetMigrator for tenant schemas."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
+
+from tenants.fleet import MigrationGraph, read_fleet_state
+from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
+from tenants.models import MigrationRun, MigrationRunSchema
+from tenants.naming import PUBLIC_SCHEMA
+
+FLEET_CONTEXT_OPTION = "fleet_context"
+
+
+@dataclass
+class FleetContext:
+    """What migrate_schemas hands its executor, and gets back: the run record, output, results."""
+
+    run: MigrationRun | None = None
+    fail_fast: bool = False
+    lock_timeout_ms: int = 5000
+    write: Any = None  # a line writer
+    verbosity: int = 1
+    results: list[FleetResult] = field(default_factory=list)
+
+
+class FleetExecutor(MigrationExecutor):
+    codename = "fleet"
+
+    def run_migrations(self, tenants: list[str] | None = None) -> None:
+        schema_names = list(tenants or [])
+        context: FleetContext = self.options.get(FLEET_CONTEXT_OPTION) or FleetContext()
+        graph = MigrationGraph()
+        if PUBLIC_SCHEMA in schema_names:
+            schema_names.remove(PUBLIC_SCHEMA)
+            self._migrate_public(context, graph)
+        if schema_names:
+            app_label, migration_name = self.options.get("app_label"), self.options.get("migration_name")
+            target = graph.resolve_target(app_label, migration_name) if app_label else None
+            migrator = FleetMigrator(
+                graph=graph,
+                target=target,
+                fail_fast=context.fail_fast,
+                lock_timeout_ms=context.lock_timeout_ms,
+                run=context.run,
+                report=self._reporter(context),
+            )
+            context.results.append(migrator.migrate(schema_names))
+
+    def run_multi_type_migrations(self, tenants: Any) -> None:
+        raise NotImplementedError("The fleet executor does not support multi-type tenants.")
+
+    def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
+        """Migrate public with Django's own migrate (its signals create content types and permissions)."""
+        pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.full_plan)
+        run_migrations(self.args, self.options, self.codename, PUBLIC_SCHEMA)
+        applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+        done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]
+        if context.run is not None and done:
+            MigrationRunSchema.objects.create(
+                run=context.run, schema_name=PUBLIC_SCHEMA, migrations=done,
+                outcome=MigrationRunSchema.Outcome.APPLIED,
+            )
+
+    @staticmethod
+    def _reporter(context: FleetContext):  # type: ignore[no-untyped-def]
+        write = context.write or (lambda line: sys.stdout.write(line + "\n"))
+
+        def report(schema_name: str, index: int, count: int, outcome: SchemaOutcome) -> None:
+            if outcome.failed or context.verbosity >= 1:
+                write(format_outcome(index, count, outcome))
+
+        return report
+
+
+def format_outcome(index: int, count: int, outcome: SchemaOutcome) -> str:
+    """`[12/300] tenant_acme  contexts.0005_context_archived_at  applied  14 ms`"""
+    width = len(str(count))
+    verb = "FAILED" if outcome.failed else ("unapplied" if outcome.backwards else "applied")
+    names = ", ".join(outcome.migrations)
+    line = f"[{index:>{width}}/{count}] {outcome.schema_name}  {names}  {verb}  {outcome.duration_ms:.0f} ms"
+    return f"{line}  {outcome.error}" if outcome.failed else line

@@ -1,0 +1,50 @@
+"""The record of migration runs in public: started, per-schema outcomes (written by the migrator), finished."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+
+from django.db import connection
+from django.utils import timezone
+
+from tenants.migrator import FleetResult
+from tenants.models import MigrationRun
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return str(os.getuid())
+
+
+def run_start(*, command: str, target: str = "", actor_label: str = "") -> MigrationRun | None:
+    """Record a run as started; call it holding the migration lock. None before public has the table."""
+    if MigrationRun._meta.db_table not in connection.introspection.table_names():
+        return None  # the very first migrate of a new database
+    # Holding the lock, no other run is alive: a run still marked running was killed.
+    MigrationRun.objects.filter(outcome=MigrationRun.Outcome.RUNNING).update(
+        outcome=MigrationRun.Outcome.INTERRUPTED, error="The process ended before the run finished."
+    )
+    return MigrationRun.objects.create(
+        command=command[:500], target=target, os_user=_os_user(), actor_label=actor_label,
+        host=socket.gethostname(), pid=os.getpid(),
+    )
+
+
+def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: str = "") -> None:
+    """Record how a run ended, with its counts."""
+    if run is None:
+        return
+    connection.set_schema_to_public()
+    run.finished_at = timezone.now()
+    run.schemas_total = sum(result.total for result in results)
+    run.schemas_migrated = sum(len(result.migrated) for result in results)
+    run.schemas_failed = sum(len(result.failed) for result in results)
+    run.schemas_current = sum(result.current for result in results)
+    failed = error or run.schemas_failed
+    run.outcome = MigrationRun.Outcome.FAILED if failed else MigrationRun.Outcome.SUCCEEDED
+    run.error = error[:2000]
+    run.save()
