@@ -23,3 +23,7 @@ class DomainTaken(TenantError):
 
 class TenantNotFound(TenantError):
     """No tenant has that slug."""
+
+
+class UnknownMigration(TenantError):
+    """No migration of that name (or app) in the code."""

@@ -12,6 +12,7 @@ from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun, MigrationRunSchema
 from tenants.naming import PUBLIC_SCHEMA
+from tenants.template import current_script
 
 FLEET_CONTEXT_OPTION = "fleet_context"
 
@@ -49,7 +50,10 @@ class FleetExecutor(MigrationExecutor):
                 run=context.run,
                 report=self._reporter(context),
             )
-            context.results.append(migrator.migrate(schema_names))
+            result = migrator.migrate(schema_names)
+            context.results.append(result)
+            if not result.failed and target is None:
+                current_script(graph)  # keep the tenant template in step with the code
 
     def run_multi_type_migrations(self, tenants: Any) -> None:
         raise NotImplementedError("The fleet executor does not support multi-type tenants.")

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.migrations.exceptions import AmbiguityError
 from django.db.migrations.loader import MigrationLoader
 
+from tenants.errors import UnknownMigration
 from tenants.naming import quote_schema
 
 MigrationKey = tuple[str, str]  # (app_label, migration_name)
@@ -68,7 +69,7 @@ class MigrationGraph:
     def resolve_target(self, app_label: str, migration_name: str | None) -> MigrationKey:
         """Resolve `app`, `app 0003` or `app zero` as migrate does; (app, None) means unapply all."""
         if app_label not in self.loader.migrated_apps:
-            raise ValueError(f"App {app_label!r} has no migrations.")
+            raise UnknownMigration(f"App {app_label!r} has no migrations.")
         if migration_name is None:
             return max(key for key in self.loader.graph.leaf_nodes() if key[0] == app_label)
         if migration_name == "zero":
@@ -76,7 +77,7 @@ class MigrationGraph:
         try:
             migration = self.loader.get_migration_by_prefix(app_label, migration_name)
         except (KeyError, AmbiguityError) as exc:
-            raise ValueError(f"Cannot find one migration {migration_name!r} in app {app_label!r}: {exc}") from None
+            raise UnknownMigration(f"Cannot find one migration {migration_name!r} in app {app_label!r}: {exc}") from None
         return (migration.app_label, migration.name)
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.errors
-from django.db import connection
+from django.db import OperationalError, connection
 
 from tenants.errors import TenantError
 
@@ -29,7 +29,10 @@ class MigrationLockBusy(TenantError):
 def _lock_connection() -> psycopg2.extensions.connection:
     params = connection.get_connection_params()
     params["application_name"] = "mcp migration lock"
-    conn = psycopg2.connect(**params)
+    try:
+        conn = psycopg2.connect(**params)
+    except psycopg2.OperationalError as exc:
+        raise OperationalError(str(exc)) from exc  # Django's, which the commands report in one line
     conn.autocommit = True
     return conn
 

@@ -114,7 +114,7 @@ class FleetMigrator:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{self.lock_timeout_ms}ms"])
             try:
                 for index, (schema_name, plan) in enumerate(work, start=1):
-                    outcome = self._migrate_schema(schema_name, states[schema_name], plan)
+                    outcome = self.migrate_one(schema_name, states[schema_name], plan)
                     result.outcomes.append(outcome)
                     self._record(outcome)
                     if self.report is not None:
@@ -129,9 +129,10 @@ class FleetMigrator:
         result.duration_s = time.perf_counter() - started
         return result
 
-    def _migrate_schema(
+    def migrate_one(
         self, schema_name: str, state: SchemaState, plan: list[tuple[MigrationKey, bool]]
     ) -> SchemaOutcome:
+        """Run plan on one schema in one transaction (when it can); report, never raise, a failure."""
         executor = self._get_executor()
         effective = self._effective_applied(state)
         executor.loader.applied_migrations = dict.fromkeys(effective)

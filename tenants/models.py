@@ -297,3 +297,23 @@ class MigrationRunSchema(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schema_name} {self.outcome}"
+
+
+class TenantSchemaScript(models.Model):
+    """The SQL that builds a fully migrated tenant schema, for one state of the migration graph.
+
+    Built by running the tenant apps' migrations on a scratch schema and keeping
+    what they executed; replayed in one round trip to create a tenant.
+    """
+
+    fingerprint = models.CharField(max_length=64, unique=True, help_text="sha256 of the tenant migrations on disk.")
+    sql = models.TextField()
+    migrations = models.JSONField(help_text='[["app", "name"], …] the script records as applied, in order.')
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "tenant_schema_scripts"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.fingerprint[:12]

@@ -5,14 +5,18 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_exists
 
 from audit.services import audit_record
 from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
 from tenants.models import Domain, Tenant, User
-from tenants.naming import PUBLIC_SCHEMA, schema_name_for, validate_domain
+from tenants.fleet import MigrationGraph, SchemaState
+from tenants.migration_lock import migration_lock
+from tenants.migrator import FleetMigrator
+from tenants.naming import PUBLIC_SCHEMA, quote_schema, schema_name_for, validate_domain
+from tenants.template import TemplateUnavailable, current_script, replay_script
 
 
 def default_domain_for(slug: str) -> str:
@@ -46,7 +50,6 @@ def ensure_public_tenant() -> Tenant:
     return tenant
 
 
-@transaction.atomic
 def tenant_create(
     *,
     slug: str,
@@ -61,8 +64,27 @@ def tenant_create(
     """Create a tenant, its domain and its migrated schema, all or nothing.
 
     Returns the tenant and, when admin_email is given, the temporary password
-    of the owner account created for it.
+    of the owner account created for it. Creations run side by side, but never
+    while a migration run changes the schemas (they share the migration lock).
     """
+    with migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT, shared=True), transaction.atomic():
+        return _tenant_create(
+            slug=slug, name=name, domain=domain, plan=plan, billing_email=billing_email,
+            admin_email=admin_email, actor=actor, actor_label=actor_label,
+        )
+
+
+def _tenant_create(
+    *,
+    slug: str,
+    name: str,
+    domain: str | None,
+    plan: str,
+    billing_email: str,
+    admin_email: str | None,
+    actor: User | None,
+    actor_label: str,
+) -> tuple[Tenant, str | None]:
     schema_name = schema_name_for(slug)  # validates the slug; raises InvalidSlug
     domain = validate_domain(domain if domain is not None else default_domain_for(slug))
     if not name or not name.strip():
@@ -86,7 +108,7 @@ def tenant_create(
     except IntegrityError as exc:
         raise _conflict_error(exc, slug=slug, domain=domain) from None
 
-    tenant.create_schema(check_if_exists=False, verbosity=0)
+    build_tenant_schema(schema_name)
 
     password = None
     if admin_email:
@@ -102,6 +124,25 @@ def tenant_create(
         details={"schema_name": schema_name, "domain": domain, "plan": plan},
     )
     return tenant, password
+
+
+def build_tenant_schema(schema_name: str) -> None:
+    """Create a fully migrated schema: replay the template script, or migrate it if there can be none."""
+    graph = MigrationGraph()
+    try:
+        script = current_script(graph)
+    except TemplateUnavailable:
+        script = None
+    if script is not None:
+        replay_script(script, schema_name)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote_schema(schema_name)}")
+    migrator = FleetMigrator(graph=graph)
+    state = SchemaState(schema_name, has_table=False)
+    outcome = migrator.migrate_one(schema_name, state, migrator.plan_for(state))
+    if outcome.failed:
+        raise TenantError(f"Migrating the new schema {schema_name} failed: {outcome.error}")
 
 
 def _conflict_error(exc: IntegrityError, *, slug: str, domain: str) -> TenantError:

@@ -130,12 +130,18 @@ def test_create_tenant_refuses_when_the_schema_exists_without_a_tenant(public_te
     assert not Tenant.objects.filter(slug="orphan").exists()
 
 
-def test_a_failure_while_migrating_leaves_no_row_and_no_schema(public_tenant, monkeypatch):
-    def broken_migration(*args, **kwargs):
-        raise RuntimeError("migration failed half way")
+def test_a_failure_after_the_schema_is_built_leaves_no_row_and_no_schema(public_tenant, monkeypatch):
+    from tenants import services
 
-    monkeypatch.setattr(Tenant, "create_schema", broken_migration)
-    with pytest.raises(RuntimeError):
+    real_replay = services.replay_script
+
+    def replay_then_fail(script, schema_name):
+        real_replay(script, schema_name)
+        assert "tenant_acme" in schema_names()
+        raise RuntimeError("failed after the schema was built")
+
+    monkeypatch.setattr(services, "replay_script", replay_then_fail)
+    with pytest.raises(RuntimeError, match="failed after the schema was built"):
         create_tenant("--slug", "acme", "--name", "Acme")
     assert not Tenant.objects.filter(slug="acme").exists()
     assert not Domain.objects.filter(domain="acme.localhost").exists()

@@ -1,0 +1,188 @@
+"""migrate_schemas across many tenants: skip what is current, isolate failures, resume, roll back, one run at a time."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from contexts.services import context_create
+from tenants.migration_lock import migration_lock
+from tenants.models import MigrationRun, MigrationRunSchema
+
+UNIQUE_TITLE = {"contexts": "tests.fleet_migrations.unique_title"}
+ADD_FIELD = {"contexts": "tests.fleet_migrations.add_field"}
+
+
+def migrate(*args: str, **options) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("migrate_schemas", *args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+def applied(schema: str, app: str = "contexts") -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT name FROM "{schema}".django_migrations WHERE app = %s ORDER BY id', [app])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def has_constraint(schema: str, name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = %s AND c.conname = %s", [schema, name],
+        )
+        return cursor.fetchone() is not None
+
+
+@pytest.fixture
+def three_tenants(make_tenant):
+    return [make_tenant(slug) for slug in ("acme", "globex", "initech")]
+
+
+def test_a_run_with_nothing_to_do_costs_the_same_few_queries_for_any_number_of_tenants(make_tenant):
+    make_tenant("acme")
+    with CaptureQueriesContext(connection) as one_tenant:
+        out, _ = migrate("--tenant")
+    assert "Migrated 0 schema(s), 1 already current, 0 failed" in out
+
+    for slug in ("b1", "b2", "b3", "b4"):
+        make_tenant(slug)
+    with CaptureQueriesContext(connection) as five_tenants:
+        out, _ = migrate("--tenant")
+    assert "Migrated 0 schema(s), 5 already current, 0 failed" in out
+    assert len(five_tenants.captured_queries) == len(one_tenant.captured_queries)
+    # Nothing ran inside a tenant schema.
+    assert not [q for q in five_tenants.captured_queries if "search_path" in q["sql"] and "tenant_" in q["sql"]]
+
+
+def test_a_new_migration_is_applied_to_every_tenant_with_a_line_each_and_a_summary(three_tenants, settings):
+    settings.MIGRATION_MODULES = ADD_FIELD
+    out, _ = migrate("--tenant")
+
+    lines = out.strip().splitlines()
+    for index, schema in enumerate(["tenant_acme", "tenant_globex", "tenant_initech"], start=1):
+        assert re.fullmatch(rf"\[{index}/3\] {schema}  contexts\.0002_context_note  applied  \d+ ms", lines[index - 1])
+        assert applied(schema) == ["0001_initial", "0002_context_note"]
+    assert re.fullmatch(r"Migrated 3 schema\(s\), 0 already current, 0 failed in \d+\.\d\d s\.", lines[-1])
+
+
+def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit_is_non_zero(three_tenants, settings):
+    acme, globex, initech = three_tenants
+    with tenant_context(globex):
+        context_create(key="a", title="Same title")
+        context_create(key="b", title="Same title")
+    settings.MIGRATION_MODULES = UNIQUE_TITLE
+
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match=r"1 schema\(s\) failed; they are unchanged"):
+        call_command("migrate_schemas", "--tenant", stdout=out, stderr=err)
+
+    assert "[2/3] tenant_globex  contexts.0002_context_title_unique  FAILED" in out.getvalue()
+    assert "Migrated 2 schema(s), 0 already current, 1 failed" in out.getvalue()
+    assert "tenant_globex: IntegrityError: could not create unique index" in err.getvalue()
+    assert applied("tenant_globex") == ["0001_initial"]
+    assert not has_constraint("tenant_globex", "contexts_title_unique_test")
+    for schema in ("tenant_acme", "tenant_initech"):
+        assert applied(schema) == ["0001_initial", "0002_context_title_unique"]
+        assert has_constraint(schema, "contexts_title_unique_test")
+
+    run = MigrationRun.objects.latest("started_at")
+    assert (run.outcome, run.schemas_migrated, run.schemas_failed) == ("failed", 2, 1)
+    failed = MigrationRunSchema.objects.get(run=run, outcome="failed")
+    assert failed.schema_name == "tenant_globex"
+    assert "could not create unique index" in failed.error
+
+    # Fix the data and run again: only what is left is applied.
+    with tenant_context(globex):
+        from contexts.models import Context
+
+        Context.objects.filter(key="b").update(title="Another title")
+    out, _ = migrate("--tenant")
+    assert "[1/1] tenant_globex  contexts.0002_context_title_unique  applied" in out
+    assert "Migrated 1 schema(s), 2 already current, 0 failed" in out
+    assert applied("tenant_globex") == ["0001_initial", "0002_context_title_unique"]
+
+
+def test_fail_fast_stops_at_the_first_failing_schema(three_tenants, settings):
+    acme, globex, initech = three_tenants
+    with tenant_context(acme):
+        context_create(key="a", title="Same")
+        context_create(key="b", title="Same")
+    settings.MIGRATION_MODULES = UNIQUE_TITLE
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("migrate_schemas", "--tenant", "--fail-fast", stdout=out, stderr=StringIO())
+
+    assert "Stopped at the first failure (--fail-fast)" in out.getvalue()
+    assert [applied(s) for s in ("tenant_acme", "tenant_globex", "tenant_initech")] == [["0001_initial"]] * 3
+
+
+def test_verbosity_zero_prints_only_failures(three_tenants, settings):
+    acme, globex, initech = three_tenants
+    with tenant_context(initech):
+        context_create(key="a", title="Same")
+        context_create(key="b", title="Same")
+    settings.MIGRATION_MODULES = UNIQUE_TITLE
+
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("migrate_schemas", "--tenant", verbosity=0, stdout=out, stderr=StringIO())
+    lines = out.getvalue().strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[3/3] tenant_initech  contexts.0002_context_title_unique  FAILED")
+    assert lines[1].startswith("Migrated 2 schema(s), 0 already current, 1 failed")
+
+
+def test_rolling_back_takes_every_tenant_to_the_target_and_forward_again(three_tenants, settings):
+    settings.MIGRATION_MODULES = ADD_FIELD
+    migrate("--tenant")
+
+    out, _ = migrate("--tenant", "contexts", "0001")
+    assert "[1/3] tenant_acme  contexts.0002_context_note  unapplied" in out
+    assert all(applied(s) == ["0001_initial"] for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
+
+    out, _ = migrate("--schema", "tenant_globex", "contexts", "zero")
+    assert applied("tenant_globex") == [] and applied("tenant_acme") == ["0001_initial"]
+
+    out, _ = migrate("--tenant")
+    assert "Migrated 3 schema(s)" in out
+    assert all(applied(s) == ["0001_initial", "0002_context_note"] for s in ("tenant_acme", "tenant_globex"))
+
+
+def test_an_unknown_target_is_refused_in_one_line(three_tenants):
+    with pytest.raises(CommandError, match="Cannot find one migration '0099' in app 'contexts'"):
+        migrate("--tenant", "contexts", "0099")
+
+
+def test_a_second_run_waits_then_says_who_holds_the_lock(three_tenants):
+    with migration_lock(wait_seconds=1):
+        with pytest.raises(CommandError, match=r"Another migration run holds the lock: .* Waited 0\.2 s"):
+            migrate("--tenant", "--lock-wait", "0.2")
+
+
+def test_tenant_creation_waits_for_a_run_but_not_for_another_creation(public_tenant):
+    from tenants.services import tenant_create
+
+    with migration_lock(wait_seconds=1, shared=True):  # another creation under way
+        tenant_create(slug="acme", name="Acme")
+    assert applied("tenant_acme") == ["0001_initial"]
+
+
+def test_every_run_is_recorded_with_who_where_and_what(three_tenants, settings):
+    settings.MIGRATION_MODULES = ADD_FIELD
+    migrate("--tenant")
+    run = MigrationRun.objects.latest("started_at")
+    assert run.command.startswith("migrate_schemas")
+    assert run.os_user and run.host and run.pid
+    assert (run.outcome, run.schemas_total, run.schemas_migrated, run.schemas_current) == ("succeeded", 3, 3, 0)
+    assert run.finished_at is not None
+    assert sorted(MigrationRunSchema.objects.filter(run=run).values_list("schema_name", flat=True)) == [
+        "tenant_acme", "tenant_globex", "tenant_initech"
+    ]
+    assert MigrationRunSchema.objects.filter(run=run).first().migrations == ["contexts.0002_context_note"]
