@@ -1,0 +1,153 @@
+"""A tenant created from the template script is the same schema as one built by running every migration."""
+
+import threading
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections
+
+from tenants.errors import TenantExists
+from tenants.fleet import MigrationGraph, SchemaState
+from tenants.migrator import FleetMigrator
+from tenants.models import Tenant, TenantSchemaScript
+from tenants.naming import quote_schema
+from tenants.services import tenant_create
+from tenants.template import graph_fingerprint
+
+CATALOG_QUERIES = {
+    "columns": """
+        SELECT table_name, column_name, data_type, udt_name, character_maximum_length, is_nullable,
+               column_default, is_identity, identity_generation, ordinal_position
+        FROM information_schema.columns WHERE table_schema = %(schema)s ORDER BY 1, 2""",
+    "indexes": """
+        SELECT indexname, replace(indexdef, %(quoted)s, 'S') FROM pg_indexes
+        WHERE schemaname = %(schema)s ORDER BY 1""",
+    "constraints": """
+        SELECT c.conrelid::regclass::text LIKE '%%.%%', c.conname, c.contype,
+               replace(pg_get_constraintdef(c.oid), %(quoted)s, 'S'),
+               c.condeferrable, c.condeferred
+        FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+        WHERE n.nspname = %(schema)s ORDER BY 2""",
+    "sequences": """
+        SELECT s.sequencename, s.data_type, s.start_value, s.increment_by, s.last_value,
+               d.refobjid::regclass::text LIKE '%%.%%', a.attname
+        FROM pg_sequences s
+        JOIN pg_class c ON c.relname = s.sequencename
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
+        LEFT JOIN pg_depend d ON d.objid = c.oid AND d.deptype IN ('a', 'i')
+        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE s.schemaname = %(schema)s ORDER BY 1""",
+    "triggers": """
+        SELECT event_object_table, trigger_name, action_timing, event_manipulation, action_statement
+        FROM information_schema.triggers WHERE trigger_schema = %(schema)s ORDER BY 1, 2, 4""",
+    "migrations": "SELECT app, name FROM {schema}.django_migrations ORDER BY id",
+}
+
+
+def catalog(schema: str) -> dict[str, list[tuple]]:
+    """Everything that makes up a schema's structure, with the schema's own name taken out."""
+    result = {}
+    with connection.cursor() as cursor:
+        for part, sql in CATALOG_QUERIES.items():
+            if part == "migrations":
+                cursor.execute(sql.format(schema=quote_schema(schema)))
+            else:
+                cursor.execute(sql, {"schema": schema, "quoted": f"{schema}."})
+            result[part] = cursor.fetchall()
+    return result
+
+
+def migrate_from_zero(schema: str) -> None:
+    """Build a schema the slow, sure way: every tenant migration through Django."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote_schema(schema)}")
+    migrator = FleetMigrator()
+    state = SchemaState(schema, has_table=False)
+    outcome = migrator.migrate_one(schema, state, migrator.plan_for(state))
+    assert not outcome.failed, outcome.error
+
+
+def test_a_schema_from_the_template_equals_a_schema_built_by_every_migration(public_tenant):
+    tenant_create(slug="from-template", name="T")
+    migrate_from_zero("tenant_migrated")
+
+    templated, migrated = catalog("tenant_from_template"), catalog("tenant_migrated")
+
+    assert templated["columns"] and templated["indexes"] and templated["constraints"] and templated["sequences"]
+    for part in CATALOG_QUERIES:
+        assert templated[part] == migrated[part], part
+
+
+def test_the_template_is_stored_once_per_state_of_the_migrations(public_tenant):
+    tenant_create(slug="first", name="First")
+    tenant_create(slug="second", name="Second")
+    assert TenantSchemaScript.objects.count() == 1
+    assert TenantSchemaScript.objects.get().fingerprint == graph_fingerprint(MigrationGraph())
+
+
+def test_when_the_code_has_a_new_migration_creation_runs_it_rather_than_faking_it(public_tenant, settings):
+    tenant_create(slug="before", name="Before")
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+
+    tenant_create(slug="after", name="After")
+
+    assert TenantSchemaScript.objects.count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns "
+                       "WHERE table_schema = 'tenant_after' AND table_name = 'contexts' AND column_name = 'note'")
+        assert cursor.fetchone() == ("note",)
+        cursor.execute("SELECT name FROM tenant_after.django_migrations WHERE app = 'contexts' ORDER BY id")
+        assert cursor.fetchall() == [("0001_initial",), ("0002_context_note",)]
+
+
+def test_a_migrate_run_keeps_the_template_current(public_tenant, settings):
+    tenant_create(slug="acme", name="Acme")
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    call_command("migrate_schemas", "--tenant", stdout=StringIO())
+    assert TenantSchemaScript.objects.filter(fingerprint=graph_fingerprint(MigrationGraph())).exists()
+
+
+def create_in_thread(slug: str, results: dict, barrier: threading.Barrier) -> None:
+    try:
+        barrier.wait()
+        tenant_create(slug=slug, name=slug)
+        results[slug] = "created"
+    except TenantExists as exc:
+        results.setdefault("refused", []).append(str(exc))
+    finally:
+        connections.close_all()
+
+
+def test_twenty_concurrent_creations_with_distinct_slugs_all_succeed(committed):
+    slugs = [f"t{n:02d}" for n in range(20)]
+    results: dict = {}
+    barrier = threading.Barrier(len(slugs))
+    threads = [threading.Thread(target=create_in_thread, args=(slug, results, barrier)) for slug in slugs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert {slug: results.get(slug) for slug in slugs} == dict.fromkeys(slugs, "created")
+    assert set(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True)) == set(slugs)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'contexts' AND schemaname LIKE 'tenant_t%%'")
+        assert cursor.fetchone()[0] == 20
+
+
+def test_two_concurrent_creations_of_one_slug_give_one_tenant_and_one_clear_refusal(committed):
+    results: dict = {}
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=create_in_thread, args=("acme", results, barrier)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert results.get("acme") == "created"
+    assert results.get("refused") == ["A tenant with the slug 'acme' already exists."]
+    assert Tenant.objects.filter(slug="acme").count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_%%'")
+        assert cursor.fetchone()[0] == 1
