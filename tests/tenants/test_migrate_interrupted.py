@@ -1,0 +1,107 @@
+"""Runs that are blocked, killed or refused a lock leave every schema at a clean migration state."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg2
+import pytest
+from django.db import connection
+
+from tenants.models import MigrationRun
+from tenants.services import tenant_create
+from tests.conftest import PROJECT_DIR, child_database_url, run_manage
+
+
+def applied(schema: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT name FROM "{schema}".django_migrations WHERE app = %s ORDER BY id', ["contexts"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def tables(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def other_connection() -> psycopg2.extensions.connection:
+    params = connection.get_connection_params()
+    params["application_name"] = "test lock holder"
+    return psycopg2.connect(**params)
+
+
+def wait_until(condition, *, seconds: float = 30) -> None:
+    """Wait for a state of the database (not for time to pass); fail if it never comes."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.05)
+
+
+def a_migration_run_is_waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mcp' AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.fixture
+def three_tenants_at_zero(committed):
+    for slug in ("acme", "globex", "initech"):
+        tenant_create(slug=slug, name=slug)
+    result = run_manage("migrate_schemas", "--tenant", "contexts", "zero", "-v", "0")
+    assert result.returncode == 0, result.stderr
+    assert all(applied(f"tenant_{s}") == [] for s in ("acme", "globex", "initech"))
+
+
+def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(three_tenants_at_zero):
+    holder = other_connection()
+    holder.cursor().execute('BEGIN; LOCK TABLE "tenant_globex".django_migrations IN EXCLUSIVE MODE')
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true"}
+    run = subprocess.Popen(
+        [sys.executable, "manage.py", "migrate_schemas", "--tenant", "--lock-timeout", "600000"],
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(a_migration_run_is_waiting_for_a_lock)  # acme is done, globex is blocked mid-transaction
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert applied("tenant_acme") == ["0001_initial"] and "contexts" in tables("tenant_acme")
+    wait_until(lambda: not a_migration_run_is_waiting_for_a_lock())
+    assert applied("tenant_globex") == [] and "contexts" not in tables("tenant_globex")
+    assert applied("tenant_initech") == []
+
+    again = run_manage("migrate_schemas", "--tenant")
+    assert again.returncode == 0, again.stderr
+    assert "Migrated 2 schema(s), 1 already current, 0 failed" in again.stdout
+    assert all(applied(f"tenant_{s}") == ["0001_initial"] for s in ("acme", "globex", "initech"))
+    outcomes = list(MigrationRun.objects.order_by("started_at").values_list("outcome", flat=True))
+    assert outcomes[-2:] == ["interrupted", "succeeded"]
+
+
+def test_a_schema_whose_table_stays_locked_fails_with_a_lock_timeout_and_the_rest_migrate(three_tenants_at_zero):
+    holder = other_connection()
+    holder.cursor().execute('BEGIN; LOCK TABLE "tenant_globex".django_migrations IN EXCLUSIVE MODE')
+    try:
+        result = run_manage("migrate_schemas", "--tenant", "--lock-timeout", "200")
+    finally:
+        holder.rollback()
+        holder.close()
+
+    assert result.returncode == 1
+    assert "tenant_globex: lock timeout: canceling statement due to lock timeout" in result.stderr
+    assert "Migrated 2 schema(s), 0 already current, 1 failed" in result.stdout
+    assert applied("tenant_globex") == [] and "contexts" not in tables("tenant_globex")
+    assert applied("tenant_acme") == applied("tenant_initech") == ["0001_initial"]
+
+    retry = run_manage("migrate_schemas", "--tenant")
+    assert retry.returncode == 0, retry.stderr
+    assert applied("tenant_globex") == ["0001_initial"]
