@@ -60,7 +60,7 @@ class FleetExecutor(MigrationExecutor):
 
     def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
-        pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.full_plan)
+        pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.shared_plan)
         run_migrations(self.args, self.options, self.codename, PUBLIC_SCHEMA)
         applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]

@@ -59,6 +59,11 @@ class MigrationGraph:
         return [key for key in self.full_plan if key[0] in self.tenant_apps]
 
     @cached_property
+    def shared_plan(self) -> list[MigrationKey]:
+        """The shared apps' migrations in apply order: what public must have."""
+        return [key for key in self.full_plan if key[0] not in self.tenant_apps]
+
+    @cached_property
     def shared_nodes(self) -> frozenset[MigrationKey]:
         """Migrations of the shared apps: a tenant schema neither needs nor runs them."""
         return frozenset(key for key in self.known if key[0] not in self.tenant_apps)
