@@ -6,7 +6,9 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
+from django.db import connection
+from django_tenants.migration_executors.base import MigrationExecutor
+from django_tenants.utils import get_tenant_base_migrate_command_class
 
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
@@ -61,7 +63,12 @@ class FleetExecutor(MigrationExecutor):
     def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
         pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.shared_plan)
-        run_migrations(self.args, self.options, self.codename, PUBLIC_SCHEMA)
+        # Django's migrate itself, as django-tenants' run_migrations calls it, minus its closing of
+        # the connection afterwards: the run holds the migration lock on that connection.
+        connection.set_schema_to_public()
+        stdout = self.options.get("stdout") or sys.stdout
+        migrate_command = get_tenant_base_migrate_command_class()(stdout=stdout, stderr=self.options.get("stderr"))
+        migrate_command.execute(*self.args, **self.options)
         applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]
         if context.run is not None and done:

@@ -1,10 +1,12 @@
-"""One migration run at a time: a PostgreSQL advisory lock held on a connection of its own.
+"""One migration run at a time: a PostgreSQL advisory lock.
 
-The lock lives on a dedicated connection so that nothing the run does to the
-default connection (django-tenants closes it after migrating public) can drop
-it; if the process dies, PostgreSQL releases it with the connection. Runs that
-change schemas take it exclusively; tenant creation takes it shared, so that
-creations run side by side but never during a run.
+Runs that change schemas take it exclusively, for the session; tenant creation
+takes it shared, for its transaction, so that creations run side by side but
+never during a run. The fleet executor holds it on the default connection
+(a session never conflicts with itself, so a run may follow a creation in the
+same transaction); django-tenants' own executors close that connection between
+schemas, so for them it is held on a dedicated one. Either way PostgreSQL
+releases it if the process dies.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from contextlib import contextmanager
 
 import psycopg2
 import psycopg2.errors
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 
 from tenants.errors import TenantError
 
 # An arbitrary constant that names this lock among the database's advisory locks.
 MIGRATION_LOCK_KEY = 0x6D63705F6D6967  # "mcp_mig"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class MigrationLockBusy(TenantError):
@@ -60,28 +63,71 @@ def describe_holder(cursor: psycopg2.extensions.cursor) -> str:
         run = cursor.fetchone()
     if run is not None:
         command, os_user, host, started_at = run
-        return f"{command!r} by {os_user or db_user} on {host or client_addr or 'this host'} since {started_at:%Y-%m-%d %H:%M:%S %Z} (pid {pid})"
+        return f"{command!r} by {os_user or db_user} on {host or client_addr} since {started_at:%Y-%m-%d %H:%M:%S %Z} (pid {pid})"
     return f"database user {db_user} from {client_addr or 'a local socket'} since {since:%Y-%m-%d %H:%M:%S %Z} (pid {pid})"
 
 
+def _busy(wait_seconds: float, holder: str) -> MigrationLockBusy:
+    return MigrationLockBusy(
+        f"Another migration run holds the lock: {holder}. Waited {wait_seconds:g} s; "
+        "try again when it is done, or raise --lock-wait."
+    )
+
+
+def _milliseconds(seconds: float) -> str:
+    return f"{max(int(seconds * 1000), 1)}ms"
+
+
+def _take_on_default_connection(lock_sql: str, *, wait_seconds: float) -> None:
+    """Run lock_sql on the default connection, waiting at most wait_seconds."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('lock_timeout')")
+        (previous,) = cursor.fetchone()
+        try:
+            # A savepoint (or a transaction of its own): a timeout leaves the caller's transaction usable.
+            with transaction.atomic():
+                # lock_timeout bounds the wait for an advisory lock too: no polling.
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_milliseconds(wait_seconds)])
+                cursor.execute(lock_sql, [MIGRATION_LOCK_KEY])
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+                raise
+            conn = _lock_connection()
+            try:
+                with conn.cursor() as holder_cursor:
+                    raise _busy(wait_seconds, describe_holder(holder_cursor)) from None
+            finally:
+                conn.close()
+
+
+def hold_shared_migration_lock(*, wait_seconds: float) -> None:
+    """Take the lock shared until the current transaction ends (tenant creation); raise MigrationLockBusy."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("hold_shared_migration_lock() needs a transaction")
+    _take_on_default_connection("SELECT pg_advisory_xact_lock_shared(%s)", wait_seconds=wait_seconds)
+
+
 @contextmanager
-def migration_lock(*, wait_seconds: float, shared: bool = False) -> Iterator[None]:
+def migration_lock(*, wait_seconds: float, shared: bool = False, dedicated_connection: bool = False) -> Iterator[None]:
     """Hold the migration lock for the block, waiting up to wait_seconds; raise MigrationLockBusy if it stays taken."""
+    suffix = "_shared" if shared else ""
+    if not dedicated_connection:
+        _take_on_default_connection(f"SELECT pg_advisory_lock{suffix}(%s)", wait_seconds=wait_seconds)
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT pg_advisory_unlock{suffix}(%s)", [MIGRATION_LOCK_KEY])
+        return
     conn = _lock_connection()
     try:
         with conn.cursor() as cursor:
-            # lock_timeout bounds the wait for an advisory lock too: no polling.
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{max(int(wait_seconds * 1000), 1)}ms"])
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [_milliseconds(wait_seconds)])
             try:
-                cursor.execute(
-                    "SELECT pg_advisory_lock_shared(%s)" if shared else "SELECT pg_advisory_lock(%s)",
-                    [MIGRATION_LOCK_KEY],
-                )
+                cursor.execute(f"SELECT pg_advisory_lock{suffix}(%s)", [MIGRATION_LOCK_KEY])
             except psycopg2.errors.LockNotAvailable:
-                raise MigrationLockBusy(
-                    f"Another migration run holds the lock: {describe_holder(cursor)}. "
-                    f"Waited {wait_seconds:g} s; try again later or raise --lock-wait."
-                ) from None
+                raise _busy(wait_seconds, describe_holder(cursor)) from None
         yield
     finally:
         conn.close()  # releases the lock

@@ -13,7 +13,7 @@ from audit.services import audit_record
 from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
 from tenants.models import Domain, Tenant, User
 from tenants.fleet import MigrationGraph, SchemaState
-from tenants.migration_lock import migration_lock
+from tenants.migration_lock import hold_shared_migration_lock
 from tenants.migrator import FleetMigrator
 from tenants.naming import PUBLIC_SCHEMA, quote_schema, schema_name_for, validate_domain
 from tenants.template import TemplateUnavailable, current_script, replay_script
@@ -67,7 +67,8 @@ def tenant_create(
     of the owner account created for it. Creations run side by side, but never
     while a migration run changes the schemas (they share the migration lock).
     """
-    with migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT, shared=True), transaction.atomic():
+    with transaction.atomic():
+        hold_shared_migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT)
         return _tenant_create(
             slug=slug, name=name, domain=domain, plan=plan, billing_email=billing_email,
             admin_email=admin_email, actor=actor, actor_label=actor_label,

@@ -160,8 +160,8 @@ def test_an_unknown_target_is_refused_in_one_line(three_tenants):
         migrate("--tenant", "contexts", "0099")
 
 
-def test_a_second_run_waits_then_says_who_holds_the_lock(three_tenants):
-    with migration_lock(wait_seconds=1):
+def test_a_second_run_waits_then_says_who_holds_the_lock(public_tenant):
+    with migration_lock(wait_seconds=1, dedicated_connection=True):
         with pytest.raises(CommandError, match=r"Another migration run holds the lock: .* Waited 0\.2 s"):
             migrate("--tenant", "--lock-wait", "0.2")
 
@@ -169,9 +169,22 @@ def test_a_second_run_waits_then_says_who_holds_the_lock(three_tenants):
 def test_tenant_creation_waits_for_a_run_but_not_for_another_creation(public_tenant):
     from tenants.services import tenant_create
 
-    with migration_lock(wait_seconds=1, shared=True):  # another creation under way
+    with migration_lock(wait_seconds=1, shared=True, dedicated_connection=True):  # another creation under way
         tenant_create(slug="acme", name="Acme")
     assert applied("tenant_acme") == ["0001_initial"]
+
+
+def test_tenant_creation_during_a_run_waits_then_is_refused_and_creates_nothing(public_tenant, settings):
+    from tenants.migration_lock import MigrationLockBusy
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+    from tests.conftest import schema_names
+
+    settings.MIGRATION_LOCK_WAIT = 0.2
+    with migration_lock(wait_seconds=1, dedicated_connection=True), pytest.raises(MigrationLockBusy, match=r"Waited 0\.2 s"):
+        tenant_create(slug="acme", name="Acme")
+    assert not Tenant.objects.filter(slug="acme").exists()
+    assert "tenant_acme" not in schema_names()
 
 
 def test_every_run_is_recorded_with_who_where_and_what(three_tenants, settings):

@@ -58,7 +58,8 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             verbosity=verbosity,
         )
         options[FLEET_CONTEXT_OPTION] = context
-        with migration_lock(wait_seconds=options["lock_wait"]):
+        fleet = options["executor"] == FleetExecutor.codename
+        with migration_lock(wait_seconds=options["lock_wait"], dedicated_connection=not fleet):
             if not options.get("shared"):
                 refuse_missing_schemas(options.get("schema_name"))
             context.run = run_start(command="migrate_schemas " + shlex.join(sys.argv[2:]),
