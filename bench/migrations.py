@@ -1,0 +1,293 @@
+"""Benchmark the migration engine against django-tenants' standard executor and the same SQL sent directly.
+
+    python bench/migrations.py --tenants 300      # default
+    python bench/migrations.py --tenants 1000 --stock-creations 5
+
+Everything runs in one go on a fresh database (mcp_bench, dropped and created
+on the server of DATABASE_URL, or the embedded one), so the three columns are
+measured on the same machine in the same minute: compare ratios, not
+absolute times. Commands are run as an operator runs them, in a child process
+(Python start-up included), and their peak memory is read from the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+BENCH_DATABASE = "mcp_bench"
+ADD_FIELD_SETTINGS = "bench.settings_add_field"
+
+
+# --- set-up -------------------------------------------------------------------------
+
+
+def server_params() -> dict[str, str]:
+    """Where the server is: DATABASE_URL's, or the embedded one (started if needed)."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        import dj_database_url
+
+        db = dj_database_url.parse(url)
+        return {"host": db["HOST"] or "localhost", "port": str(db["PORT"] or 5432), "user": db["USER"] or "postgres",
+                "password": db["PASSWORD"] or ""}
+    from mcp.embedded_postgres import embedded_database
+
+    db = embedded_database(PROJECT_DIR / ".data" / "postgres")
+    return {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": ""}
+
+
+def fresh_database(server: dict[str, str]) -> str:
+    """Drop and create the bench database; return a DATABASE_URL for it."""
+    import psycopg2
+
+    conn = psycopg2.connect(dbname="postgres", **server)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    conn.close()
+    host = quote(server["host"], safe="") if server["host"].startswith("/") else server["host"]
+    auth = server["user"] + (f":{quote(server['password'], safe='')}" if server["password"] else "")
+    return f"postgres://{auth}@{host}:{server['port']}/{BENCH_DATABASE}"
+
+
+def manage(*args: str) -> None:
+    """Run manage.py in a child process; stop the benchmark if it fails."""
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_DIR, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed:\n{result.stderr[-2000:]}")
+
+
+def run_child(*args: str, settings: str = "mcp.settings") -> tuple[float, float, str]:
+    """Run manage.py as a child; return (seconds, the child's own peak MiB from wait4, '')."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings}
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child: run manage.py with stdout to a pipe-less file
+        out = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(out, 1)
+        os.chdir(PROJECT_DIR)
+        os.execve(sys.executable, [sys.executable, "manage.py", *args], env)
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"manage.py {' '.join(args)} failed (exit {os.waitstatus_to_exitcode(status)})")
+    return elapsed, usage.ru_maxrss / 1024, ""
+
+
+# --- measurements -------------------------------------------------------------------
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def measure_creation(count: int, stock_count: int) -> dict[str, float]:
+    """Median time to create one tenant schema, each way."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django_tenants.clone import CloneSchema
+
+    from tenants.models import TenantSchemaScript
+    from tenants.services import tenant_create
+    from tenants.template import SCHEMA_PLACEHOLDER
+
+    started = time.perf_counter()
+    tenant_create(slug="first", name="First")  # builds and stores the template
+    first = time.perf_counter() - started
+
+    ours = []
+    for n in range(count):
+        started = time.perf_counter()
+        tenant_create(slug=f"create-{n}", name=f"Create {n}")
+        ours.append(time.perf_counter() - started)
+
+    script = TenantSchemaScript.objects.get()
+    direct = []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor.connection
+    for n in range(count):
+        schema = f'"direct_{n}"'
+        rows = ", ".join(f"('{app}', '{name}', now())" for app, name in script.migrations)
+        sql = (f"BEGIN; CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}, public;\n"
+               f"{script.sql.replace(SCHEMA_PLACEHOLDER, schema)}"
+               f"INSERT INTO django_migrations (app, name, applied) VALUES {rows}; COMMIT;")
+        started = time.perf_counter()
+        with raw.cursor() as raw_cursor:
+            raw_cursor.execute(sql)
+        direct.append(time.perf_counter() - started)
+
+    stock = []
+    for n in range(stock_count):
+        schema = f"stock_{n}"
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+        call_command("migrate_schemas", tenant=True, schema_name=schema, executor="standard",
+                     interactive=False, verbosity=0, lock_wait=10)
+        stock.append(time.perf_counter() - started)
+
+    clone = []
+    for n in range(stock_count):
+        schema = f"clone_{n}"
+        started = time.perf_counter()
+        CloneSchema().clone_schema("tenant_first", schema, "NODATA")
+        call_command("migrate_schemas", tenant=True, schema_name=schema, executor="standard", fake=True,
+                     interactive=False, verbosity=0, lock_wait=10)
+        clone.append(time.perf_counter() - started)
+
+    with connection.cursor() as cursor:
+        for prefix, n in (("direct", count), ("stock", stock_count), ("clone", stock_count)):
+            for i in range(n):
+                cursor.execute(f'DROP SCHEMA "{prefix}_{i}" CASCADE')
+    return {"first": first * 1000, "ours": median_ms(ours), "direct": median_ms(direct),
+            "stock": median_ms(stock), "clone": median_ms(clone)}
+
+
+def populate(count: int) -> float:
+    """Create tenants until there are `count` (besides public); return seconds taken."""
+    from tenants.models import Tenant
+    from tenants.services import tenant_create
+
+    existing = Tenant.objects.exclude(schema_name="public").count()
+    started = time.perf_counter()
+    for n in range(existing, count):
+        tenant_create(slug=f"t{n:05d}", name=f"Tenant {n}")
+    return time.perf_counter() - started
+
+
+def tenant_schemas() -> list[str]:
+    from tenants.models import Tenant
+
+    return list(Tenant.objects.exclude(schema_name="public").order_by("schema_name").values_list("schema_name", flat=True))
+
+
+def direct_noop() -> float:
+    """The SQL floor of a no-op run: read every schema's applied migrations once."""
+    from django.db import connection
+
+    from tenants.fleet import read_fleet_state
+
+    schemas = tenant_schemas()
+    connection.close()
+    started = time.perf_counter()
+    read_fleet_state(schemas)
+    return time.perf_counter() - started
+
+
+def direct_each_schema(statements: str) -> float:
+    """Send the same statements to every tenant schema, one transaction each, on one connection."""
+    from django.db import connection
+
+    schemas = tenant_schemas()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor.connection
+    started = time.perf_counter()
+    with raw.cursor() as cursor:
+        for schema in schemas:
+            cursor.execute(f'BEGIN; SET LOCAL search_path = "{schema}", public; {statements} COMMIT;')
+    return time.perf_counter() - started
+
+
+ADD_FIELD_SQL = ('ALTER TABLE "contexts" ADD COLUMN "note" text NULL; INSERT INTO django_migrations (app, name, applied) '
+                 "VALUES ('contexts', '0002_context_note', now());")
+DROP_FIELD_SQL = ('ALTER TABLE "contexts" DROP COLUMN "note" CASCADE; DELETE FROM django_migrations '
+                  "WHERE app = 'contexts' AND name = '0002_context_note';")
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def ratio(slow: float | None, fast: float | None) -> str:
+    if not slow or not fast:
+        return "-"
+    return f"{slow / fast:.1f}x"
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else (f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=300, help="How many tenants (default 300).")
+    parser.add_argument("--creations", type=int, default=30, help="Tenants created to time creation (default 30).")
+    parser.add_argument("--stock-creations", type=int, default=10, help="Stock creations timed (default 10).")
+    parser.add_argument("--no-stock", action="store_true", help="Skip django-tenants' standard executor runs.")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DEBUG", "true")
+    server = server_params()
+    os.environ["DATABASE_URL"] = fresh_database(server)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mcp.settings"
+    manage("migrate_schemas", "--shared", "-v", "0")
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    print(f"Migration engine benchmark: {args.tenants} tenants, PostgreSQL {version}, {os.cpu_count()} cores", flush=True)
+
+    creation = measure_creation(args.creations, 0 if args.no_stock else args.stock_creations)
+    print(f"  creation measured ({args.creations} tenants)", flush=True)
+    populate_s = populate(args.tenants)
+    print(f"  populated {args.tenants} tenants in {populate_s:.1f} s", flush=True)
+    connection.close()
+
+    results: dict[str, dict[str, float | None]] = {}
+    noop_s, noop_mib, _ = run_child("migrate_schemas", "--tenant", "-v", "0")
+    stock_noop = run_child("migrate_schemas", "--tenant", "--executor", "standard", "-v", "0") if not args.no_stock else None
+    results["no-op run"] = {"ours": noop_s, "stock": stock_noop[0] if stock_noop else None, "direct": direct_noop()}
+    connection.close()
+    print("  no-op measured", flush=True)
+
+    apply_s, apply_mib, _ = run_child("migrate_schemas", "--tenant", "-v", "0", settings=ADD_FIELD_SETTINGS)
+    back_s, _, _ = run_child("migrate_schemas", "--tenant", "contexts", "0001", "-v", "0", settings=ADD_FIELD_SETTINGS)
+    stock_apply = stock_back = None
+    if not args.no_stock:
+        stock_apply = run_child("migrate_schemas", "--tenant", "--executor", "standard", "-v", "0",
+                                settings=ADD_FIELD_SETTINGS)
+        stock_back = run_child("migrate_schemas", "--tenant", "--executor", "standard", "contexts", "0001", "-v", "0",
+                               settings=ADD_FIELD_SETTINGS)
+    direct_apply = direct_each_schema(ADD_FIELD_SQL)
+    direct_back = direct_each_schema(DROP_FIELD_SQL)
+    results["apply one AddField"] = {"ours": apply_s, "stock": stock_apply[0] if stock_apply else None,
+                                     "direct": direct_apply}
+    results["roll it back"] = {"ours": back_s, "stock": stock_back[0] if stock_back else None, "direct": direct_back}
+
+    print()
+    print(f"| work ({args.tenants} tenants) | this project | django-tenants standard | same SQL, one connection "
+          "| faster than standard | vs direct SQL |")
+    print("|---|---|---|---|---|---|")
+    ms = creation
+    print(f"| create one tenant (template replay, median) | {ms['ours']:.1f} ms | {ms['stock']:.0f} ms | "
+          f"{ms['direct']:.1f} ms | {ratio(ms['stock'], ms['ours'])} | {ratio(ms['ours'], ms['direct'])} |")
+    print(f"| create one tenant, django-tenants clone_schema | - | {ms['clone']:.0f} ms | - | - | - |")
+    print(f"| first creation after a migration change (builds the template) | {ms['first']:.0f} ms | - | - | - | - |")
+    for work, row in results.items():
+        print(f"| {work} | {seconds(row['ours'])} | {seconds(row['stock'])} | {seconds(row['direct'])} | "
+              f"{ratio(row['stock'], row['ours'])} | {ratio(row['ours'], row['direct'])} |")
+    stock_mib = max(r[1] for r in (stock_noop, stock_apply) if r) if not args.no_stock else None
+    print(f"| peak memory, no-op / apply | {noop_mib:.0f} / {apply_mib:.0f} MiB | "
+          f"{'-' if stock_mib is None else f'{stock_mib:.0f} MiB'} | - | - | - |")
+    print()
+    print("Child-process times include Python and Django start-up; 'vs direct SQL' is this project's time "
+          "divided by the SQL's (1.0x would be no overhead at all).")
+
+
+if __name__ == "__main__":
+    main()
