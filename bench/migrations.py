@@ -88,8 +88,8 @@ def run_child(*args: str, settings: str = "mcp.settings") -> tuple[float, float,
 # --- measurements -------------------------------------------------------------------
 
 
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+def median_ms(samples: list[float]) -> float | None:
+    return statistics.median(samples) * 1000 if samples else None
 
 
 def measure_creation(count: int, stock_count: int) -> dict[str, float]:
@@ -214,6 +214,10 @@ def ratio(slow: float | None, fast: float | None) -> str:
     return f"{slow / fast:.1f}x"
 
 
+def milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
 def seconds(value: float | None) -> str:
     return "-" if value is None else (f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms")
 
@@ -274,9 +278,9 @@ def main() -> None:
           "| faster than standard | vs direct SQL |")
     print("|---|---|---|---|---|---|")
     ms = creation
-    print(f"| create one tenant (template replay, median) | {ms['ours']:.1f} ms | {ms['stock']:.0f} ms | "
+    print(f"| create one tenant (template replay, median) | {ms['ours']:.1f} ms | {milliseconds(ms['stock'])} | "
           f"{ms['direct']:.1f} ms | {ratio(ms['stock'], ms['ours'])} | {ratio(ms['ours'], ms['direct'])} |")
-    print(f"| create one tenant, django-tenants clone_schema | - | {ms['clone']:.0f} ms | - | - | - |")
+    print(f"| create one tenant, django-tenants clone_schema | - | {milliseconds(ms['clone'])} | - | - | - |")
     print(f"| first creation after a migration change (builds the template) | {ms['first']:.0f} ms | - | - | - | - |")
     for work, row in results.items():
         print(f"| {work} | {seconds(row['ours'])} | {seconds(row['stock'])} | {seconds(row['direct'])} | "

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import django
 from django.db import IntegrityError, connection, transaction
@@ -25,10 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from tenants.fleet import MigrationGraph, MigrationKey, SchemaState
 from tenants.models import TenantSchemaScript
 from tenants.naming import quote_schema
+from tenants.sql_capture import NotCapturable, capture_statements
 
 SCHEMA_PLACEHOLDER = "{{schema}}"
-# Statements that read, or that manage the transaction or the search path, are not part of the schema.
-SKIPPED_PREFIXES = ("select", "savepoint", "release savepoint", "rollback to savepoint", "set ", "show ")
 
 
 class TemplateUnavailable(RuntimeError):
@@ -77,39 +74,24 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"CREATE SCHEMA {quote_schema(scratch)}")
-        with connection.execute_wrapper(_collector(statements)):
+        with capture_statements(statements):
             outcome = migrator.migrate_one(scratch, state, plan)
         if outcome.failed:
             raise TemplateUnavailable(f"migrating a scratch schema failed: {outcome.error}")
+    except NotCapturable as exc:
+        raise TemplateUnavailable(str(exc)) from exc
     finally:
         if sid is not None:
             transaction.savepoint_rollback(sid)
         else:
             with connection.cursor() as cursor:
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema(scratch)} CASCADE")
-    sql = ";\n".join(statements).replace(quote_schema(scratch), SCHEMA_PLACEHOLDER)
+    # CONCURRENTLY is for tables in use; on a new, empty schema the plain form builds the same index.
+    sql = ";\n".join(statements).replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX")
+    sql = sql.replace(quote_schema(scratch), SCHEMA_PLACEHOLDER)
     if scratch in sql:
         raise TemplateUnavailable(f"the migrations name their schema unquoted ({scratch}); cannot template it")
     return sql + ";\n" if sql else "", [list(key) for key, _ in plan]
-
-
-def _collector(statements: list[str]) -> Callable[..., Any]:
-    def collect(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        text = sql.strip().rstrip(";")
-        lowered = text.lower()
-        recording_row = lowered.startswith("insert into") and "django_migrations" in lowered
-        # Reads, transaction and search-path statements, and the django_migrations rows
-        # (replay_script writes them with the time of creation) are not part of the schema.
-        if not lowered.startswith(SKIPPED_PREFIXES) and not recording_row:
-            if many:
-                raise TemplateUnavailable("executemany() in a migration cannot be captured")
-            if params is not None:
-                text = context["cursor"].cursor.mogrify(sql, params).decode()
-            # CONCURRENTLY is for tables in use; on a new, empty schema the plain form builds the same index.
-            statements.append(text.replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX"))
-        return execute(sql, params, many, context)
-
-    return collect
 
 
 def replay_script(script: TenantSchemaScript, schema_name: str) -> None:

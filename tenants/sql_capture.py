@@ -1,0 +1,48 @@
+"""Capture the statements that change a schema while Django migrates it, so they can be replayed elsewhere.
+
+What migrations run on one schema is, for schema-only operations, exactly
+what they would run on any other schema in the same state: table names are
+unqualified and resolved through the search path. The engine uses this to
+migrate a fleet at the cost of the SQL, and to build the tenant template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection
+
+# Reads, and statements about transactions or the search path, change no schema.
+SKIPPED_PREFIXES = ("select", "savepoint", "release savepoint", "rollback to savepoint", "set ", "show ")
+MIGRATION_ROW_PREFIXES = ("insert into", "delete from", "update")
+
+
+class NotCapturable(RuntimeError):
+    """A statement was run in a way that cannot be replayed as SQL text."""
+
+
+def _changes_schema(lowered: str) -> bool:
+    if lowered.startswith(SKIPPED_PREFIXES):
+        return False
+    # The django_migrations rows are written by whoever replays, with their own times.
+    return not (lowered.startswith(MIGRATION_ROW_PREFIXES) and "django_migrations" in lowered)
+
+
+@contextmanager
+def capture_statements(statements: list[str]) -> Iterator[None]:
+    """Append to statements, as literal SQL, every schema-changing statement run on the default connection."""
+
+    def collect(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        text = sql.strip().rstrip(";")
+        if _changes_schema(text.lower()):
+            if many:
+                raise NotCapturable("executemany() cannot be captured")
+            if params is not None:
+                text = context["cursor"].cursor.mogrify(sql, params).decode().strip().rstrip(";")
+            statements.append(text)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(collect):
+        yield
