@@ -93,19 +93,39 @@ def _take_on_default_connection(lock_sql: str, *, wait_seconds: float) -> None:
         except OperationalError as exc:
             if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
                 raise
-            conn = _lock_connection()
-            try:
-                with conn.cursor() as holder_cursor:
-                    raise _busy(wait_seconds, describe_holder(holder_cursor)) from None
-            finally:
-                conn.close()
+            raise _busy(wait_seconds, _describe_holder_elsewhere()) from None
 
 
 def hold_shared_migration_lock(*, wait_seconds: float) -> None:
-    """Take the lock shared until the current transaction ends (tenant creation); raise MigrationLockBusy."""
+    """Take the lock shared until the current transaction ends (tenant creation); raise MigrationLockBusy.
+
+    One round trip: creation is meant to take milliseconds. Both values are
+    integers made here, so inlining them in the DO block is safe.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("hold_shared_migration_lock() needs a transaction")
-    _take_on_default_connection("SELECT pg_advisory_xact_lock_shared(%s)", wait_seconds=wait_seconds)
+    take = (
+        "DO $$ DECLARE previous text := current_setting('lock_timeout'); BEGIN "
+        f"PERFORM set_config('lock_timeout', '{_milliseconds(wait_seconds)}', true); "
+        f"PERFORM pg_advisory_xact_lock_shared({int(MIGRATION_LOCK_KEY)}); "
+        "PERFORM set_config('lock_timeout', previous, true); END $$"
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(take)
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise _busy(wait_seconds, _describe_holder_elsewhere()) from None
+
+
+def _describe_holder_elsewhere() -> str:
+    conn = _lock_connection()
+    try:
+        with conn.cursor() as cursor:
+            return describe_holder(cursor)
+    finally:
+        conn.close()
 
 
 @contextmanager

@@ -129,9 +129,8 @@ def _tenant_create(
 
 def build_tenant_schema(schema_name: str) -> None:
     """Create a fully migrated schema: replay the template script, or migrate it if there can be none."""
-    graph = MigrationGraph()
     try:
-        script = current_script(graph)
+        script = current_script()
     except TemplateUnavailable:
         script = None
     if script is not None:
@@ -139,7 +138,7 @@ def build_tenant_schema(schema_name: str) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote_schema(schema_name)}")
-    migrator = FleetMigrator(graph=graph)
+    migrator = FleetMigrator(graph=MigrationGraph())
     state = SchemaState(schema_name, has_table=False)
     outcome = migrator.migrate_one(schema_name, state, migrator.plan_for(state))
     if outcome.failed:

@@ -18,6 +18,7 @@ import secrets
 from pathlib import Path
 
 import django
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from tenants.fleet import MigrationGraph, MigrationKey, SchemaState
@@ -44,14 +45,24 @@ def graph_fingerprint(graph: MigrationGraph) -> str:
     return digest.hexdigest()
 
 
+_fingerprints: dict[str, str] = {}
+
+
+def code_fingerprint() -> str:
+    """The fingerprint of the code's migrations, computed once per process (and per MIGRATION_MODULES)."""
+    key = repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items()))
+    if key not in _fingerprints:
+        _fingerprints[key] = graph_fingerprint(MigrationGraph())
+    return _fingerprints[key]
+
+
 def current_script(graph: MigrationGraph | None = None) -> TenantSchemaScript:
     """Return the script for the code's migrations, building and storing it if there is none yet."""
-    graph = graph or MigrationGraph()
-    fingerprint = graph_fingerprint(graph)
+    fingerprint = graph_fingerprint(graph) if graph is not None else code_fingerprint()
     script = TenantSchemaScript.objects.filter(fingerprint=fingerprint).first()
     if script is not None:
         return script
-    sql, migrations = build_script(graph)
+    sql, migrations = build_script(graph or MigrationGraph())
     try:
         with transaction.atomic():
             return TenantSchemaScript.objects.create(fingerprint=fingerprint, sql=sql, migrations=migrations)
