@@ -199,3 +199,23 @@ def test_every_run_is_recorded_with_who_where_and_what(three_tenants, settings):
         "tenant_acme", "tenant_globex", "tenant_initech"
     ]
     assert MigrationRunSchema.objects.filter(run=run).first().migrations == ["contexts.0002_context_note"]
+
+
+def test_migration_history_lists_runs_and_what_one_did_to_each_schema(three_tenants, settings):
+    settings.MIGRATION_MODULES = ADD_FIELD
+    migrate("--tenant")
+    run = MigrationRun.objects.latest("started_at")
+
+    out = StringIO()
+    call_command("migration_history", stdout=out)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith(f"#{run.pk}  ") and "succeeded" in first and "3 migrated, 0 current, 0 failed" in first
+
+    out = StringIO()
+    call_command("migration_history", "--run", str(run.pk), stdout=out)
+    lines = out.getvalue().splitlines()
+    assert [line.split("  ")[:3] for line in lines] == [
+        [schema, "contexts.0002_context_note", "applied"] for schema in ("tenant_acme", "tenant_globex", "tenant_initech")
+    ]
+    with pytest.raises(CommandError, match="No migration run #999999"):
+        call_command("migration_history", "--run", "999999", stdout=StringIO())

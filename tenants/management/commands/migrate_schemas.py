@@ -62,8 +62,10 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         with migration_lock(wait_seconds=options["lock_wait"], dedicated_connection=not fleet):
             if not options.get("shared"):
                 refuse_missing_schemas(options.get("schema_name"))
-            context.run = run_start(command="migrate_schemas " + shlex.join(sys.argv[2:]),
-                                    target=" ".join(filter(None, [options.get("app_label"), options.get("migration_name")])))
+            context.run = run_start(
+                command=command_line(),
+                target=" ".join(filter(None, [options.get("app_label"), options.get("migration_name")])),
+            )
             try:
                 super().handle(*args, **options)
                 if self.sync_public:
@@ -94,6 +96,13 @@ class Command(ProjectCommand, MigrateSchemasCommand):
                     f"{len(result.failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
                     "only what is left will be applied."
                 )
+
+
+def command_line() -> str:
+    """The command as typed, for the run record ('migrate_schemas' when called from code)."""
+    if sys.argv[1:2] in (["migrate_schemas"], ["migrate"]):
+        return shlex.join(sys.argv[1:])
+    return "migrate_schemas"
 
 
 def schema_name_of(tenant_id: str) -> str:
