@@ -17,6 +17,7 @@ from tenants.admin_sites import platform_admin_site
 from tenants.errors import TenantError
 from tenants.models import Domain, Tenant, User, UserIdentity
 from tenants.naming import validate_domain, validate_slug
+from tenants.selectors import fleet_status
 from tenants.services import default_domain_for, tenant_activate, tenant_create, tenant_suspend
 
 
@@ -52,6 +53,24 @@ class TenantAddForm(forms.ModelForm):
         return cleaned
 
 
+class MigrationStateFilter(admin.SimpleListFilter):
+    """Tenants whose schema is current, or behind (or otherwise off) the code's migrations."""
+
+    title = "migrations"
+    parameter_name = "migrations"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("current", "Current"), ("behind", "Behind or off")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> QuerySet[Tenant]:
+        if self.value() not in ("current", "behind"):
+            return queryset
+        current = [s.schema for s in fleet_status(include_public=False).schemas if s.is_current]
+        if self.value() == "current":
+            return queryset.filter(schema_name__in=current)
+        return queryset.exclude(schema_name__in=current)
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
     extra = 0
@@ -60,8 +79,8 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant, site=platform_admin_site)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "status", "plan", "schema_name", "created_at"]
-    list_filter = ["status", "plan", "subscription_status"]
+    list_display = ["slug", "name", "status", "plan", "schema_name", "migration_state", "created_at"]
+    list_filter = ["status", "plan", "subscription_status", MigrationStateFilter]
     search_fields = ["slug", "name", "billing_email", "domains__domain"]
     ordering = ["slug"]
     actions = ["suspend_selected", "activate_selected"]
@@ -75,6 +94,24 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).exclude(schema_name="public")
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # The page's tenants' migration state, in a constant number of queries.
+        page = [tenant.schema_name for tenant in changelist.result_list]
+        states = {s.schema: s for s in fleet_status(schema_names=page, include_public=False).schemas} if page else {}
+        for tenant in changelist.result_list:
+            tenant.migration_status = states.get(tenant.schema_name)
+        return changelist
+
+    @admin.display(description="Migrations")
+    def migration_state(self, tenant: Tenant) -> str:
+        status = getattr(tenant, "migration_status", None)
+        if status is None:
+            return "-"
+        if status.state == "behind":
+            return f"behind ({len(status.pending)} pending)"
+        return status.state
 
     def get_form(self, request: HttpRequest, obj: Tenant | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:

@@ -155,3 +155,32 @@ def test_audit_logs_are_read_only_in_the_admin_even_for_superusers(acme):
     page = client.get(f"/admin/audit/auditlog/{entry.pk}/change/").content.decode()
     assert 'name="action"' not in page  # shown, not editable
     assert AuditLog.objects.filter(pk=entry.pk).exists()
+
+
+def test_the_tenant_list_shows_each_tenants_migration_state_and_filters_the_behind(acme, globex, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    client = signed_in_client("localhost", tenant=None)
+    page = client.get("/admin/tenants/tenant/").content.decode()
+    assert page.count('<td class="field-migration_state">current</td>') == 2
+
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("migrate_schemas", "--schema", "tenant_acme", stdout=StringIO())
+    page = client.get("/admin/tenants/tenant/").content.decode()
+    assert '<td class="field-migration_state">behind (1 pending)</td>' in page
+    behind = client.get("/admin/tenants/tenant/?migrations=behind").content.decode()
+    assert "tenant_globex" in behind and "tenant_acme" not in behind
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/admin/tenants/tenant/")
+    for slug in ("b1", "b2", "b3"):
+        from tenants.services import tenant_create
+
+        tenant_create(slug=slug, name=slug)
+    with CaptureQueriesContext(connection) as more_queries:
+        client.get("/admin/tenants/tenant/")
+    assert len(more_queries.captured_queries) == len(queries.captured_queries)
