@@ -7,6 +7,7 @@ DEBUG off the project refuses to start without SECRET_KEY and DATABASE_URL.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -191,3 +192,37 @@ LOGGING = {
         "pgserver": {"level": "WARNING"},
     },
 }
+
+# --- Migration linter (development and CI only) ---------------------------------
+
+# `make lint-migrations` runs django-migration-linter on the project's migrations. It is
+# an app only so that its lintmigrations command exists, and only with DEBUG on, so
+# production never loads it. It reads each migration's SQL through our sqlmigrate, which
+# renders tenant apps on a tenant schema: their real DDL is what gets checked.
+# The safe ways to write a migration are in the README, "Writing a migration".
+if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
+    INSTALLED_APPS.append("django_migration_linter")
+    # Migrations a person has reviewed and accepted although they lock or rewrite a table
+    # (add a comment saying why beside each). Matched by name in every app: keep names unique.
+    REVIEWED_MIGRATIONS: list[str] = []
+    MIGRATION_LINTER_OPTIONS = {
+        "include_apps": ["tenants", "audit", "contexts"],
+        "ignore_name": REVIEWED_MIGRATIONS,
+        # An app's initial migration creates its own tables, empty when it runs, so it cannot
+        # lock anything; and the linter misreads the partial indexes there as indexes on old tables.
+        "ignore_initial_migrations": True,
+        # The linter only warns about these; here they fail: each locks a table that has rows,
+        # or leaves a migration that cannot be rolled back.
+        "warnings_as_errors": [
+            "CREATE_INDEX",
+            "CREATE_INDEX_EXCLUSIVE",
+            "DROP_INDEX",
+            "REINDEX",
+            "RUNPYTHON_REVERSIBLE",
+            "RUNSQL_REVERSIBLE",
+        ],
+        # Its cache would replay an old verdict after this configuration changes; a run takes a second.
+        "no_cache": True,
+    }
+    # It logs every sqlmigrate call at INFO; its verdicts go to stdout.
+    LOGGING["loggers"]["django_migration_linter"] = {"level": "WARNING"}

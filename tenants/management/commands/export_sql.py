@@ -1,0 +1,37 @@
+"""Write the SQL that builds the public schema and a tenant schema, for a DBA to apply with psql."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from tenants.management.base import ProjectCommand
+from tenants.sql_export import BASE_FILE, TENANT_FILE, ExportError, base_schema_sql, tenant_schema_sql
+
+
+class Command(ProjectCommand):
+    help = (
+        f"Write {BASE_FILE} (the public schema) and {TENANT_FILE} (one tenant schema, named with "
+        "`psql -v schema=tenant_<slug>`) into --output-dir. With --tenant SLUG, print instead the tenant SQL "
+        "for that slug (validated) on stdout, ready for `| psql`."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--output-dir", default="sql", help="Where to write the files (default: sql).")
+        parser.add_argument("--tenant", metavar="SLUG", help="Print the SQL for this tenant's schema to stdout.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            if options["tenant"]:
+                self.stdout.write(tenant_schema_sql(slug=options["tenant"]), ending="")
+                return
+            output_dir = Path(options["output_dir"])
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / BASE_FILE).write_text(base_schema_sql())
+            (output_dir / TENANT_FILE).write_text(tenant_schema_sql())
+        except ExportError as exc:
+            raise CommandError(str(exc)) from exc
+        # Everything but SQL goes to stderr, so that stdout can be piped to psql.
+        self.stderr.write(f"Wrote {output_dir / BASE_FILE} and {output_dir / TENANT_FILE}.")

@@ -1,0 +1,17 @@
+"""A constraint added NOT VALID: checked for new rows at once, without scanning the old ones under a lock."""
+
+from django.contrib.postgres.operations import AddConstraintNotValid
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("contexts", "0004_fill_context_content_length")]
+
+    operations = [
+        AddConstraintNotValid(
+            model_name="context",
+            constraint=models.CheckConstraint(
+                name="contexts_content_length_known", condition=models.Q(content_length__isnull=False)
+            ),
+        ),
+    ]
