@@ -14,49 +14,7 @@ from tenants.models import Tenant, TenantSchemaScript
 from tenants.naming import quote_schema
 from tenants.services import tenant_create
 from tenants.template import graph_fingerprint
-
-CATALOG_QUERIES = {
-    "columns": """
-        SELECT table_name, column_name, data_type, udt_name, character_maximum_length, is_nullable,
-               column_default, is_identity, identity_generation, ordinal_position
-        FROM information_schema.columns WHERE table_schema = %(schema)s ORDER BY 1, 2""",
-    "indexes": """
-        SELECT indexname, replace(indexdef, %(quoted)s, 'S') FROM pg_indexes
-        WHERE schemaname = %(schema)s ORDER BY 1""",
-    "constraints": """
-        SELECT c.conrelid::regclass::text LIKE '%%.%%', c.conname, c.contype,
-               replace(pg_get_constraintdef(c.oid), %(quoted)s, 'S'),
-               c.condeferrable, c.condeferred
-        FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-        WHERE n.nspname = %(schema)s ORDER BY 2""",
-    "sequences": """
-        SELECT s.sequencename, s.data_type, s.start_value, s.increment_by, s.last_value,
-               d.refobjid::regclass::text LIKE '%%.%%', a.attname
-        FROM pg_sequences s
-        JOIN pg_class c ON c.relname = s.sequencename
-        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname
-        LEFT JOIN pg_depend d ON d.objid = c.oid AND d.deptype IN ('a', 'i')
-        LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-        WHERE s.schemaname = %(schema)s ORDER BY 1""",
-    "triggers": """
-        SELECT event_object_table, trigger_name, action_timing, event_manipulation, action_statement
-        FROM information_schema.triggers WHERE trigger_schema = %(schema)s ORDER BY 1, 2, 4""",
-    "migrations": "SELECT app, name FROM {schema}.django_migrations ORDER BY id",
-}
-
-
-def catalog(schema: str) -> dict[str, list[tuple]]:
-    """Everything that makes up a schema's structure, with the schema's own name taken out."""
-    result = {}
-    with connection.cursor() as cursor:
-        for part, sql in CATALOG_QUERIES.items():
-            if part == "migrations":
-                cursor.execute(sql.format(schema=quote_schema(schema)))
-            else:
-                cursor.execute(sql, {"schema": schema, "quoted": f"{schema}."})
-            result[part] = cursor.fetchall()
-    return result
-
+from tests.catalog import CATALOG_QUERIES, catalog
 
 def migrate_from_zero(schema: str) -> None:
     """Build a schema the slow, sure way: every tenant migration through Django."""
