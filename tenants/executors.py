@@ -14,7 +14,8 @@ from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun, MigrationRunSchema
 from tenants.naming import PUBLIC_SCHEMA
-from tenants.template import current_script
+from tenants.pool import pool_mark, pool_schema_names
+from tenants.template import current_script, graph_fingerprint
 
 FLEET_CONTEXT_OPTION = "fleet_context"
 
@@ -41,6 +42,8 @@ class FleetExecutor(MigrationExecutor):
         if PUBLIC_SCHEMA in schema_names:
             schema_names.remove(PUBLIC_SCHEMA)
             self._migrate_public(context, graph)
+        pooled = [] if self.options.get("schema_name") else pool_schema_names()
+        schema_names += pooled  # pooled schemas are migrated with the tenants
         if schema_names:
             app_label, migration_name = self.options.get("app_label"), self.options.get("migration_name")
             target = graph.resolve_target(app_label, migration_name) if app_label else None
@@ -54,6 +57,10 @@ class FleetExecutor(MigrationExecutor):
             )
             result = migrator.migrate(schema_names)
             context.results.append(result)
+            failed = {outcome.schema_name for outcome in result.failed}
+            # A pooled schema is claimable again only once it is at the code's migrations.
+            pool_mark([name for name in pooled if name not in failed],
+                      fingerprint=graph_fingerprint(graph) if target is None else "")
             if not result.failed and target is None:
                 current_script(graph)  # keep the tenant template in step with the code
 

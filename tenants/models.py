@@ -317,3 +317,22 @@ class TenantSchemaScript(models.Model):
 
     def __str__(self) -> str:
         return self.fingerprint[:12]
+
+
+class PooledSchema(models.Model):
+    """A migrated tenant schema that belongs to no tenant yet; creation claims one and renames it."""
+
+    schema_name = models.CharField(max_length=63, unique=True)
+    fingerprint = models.CharField(max_length=64, help_text="The migrations it was built or migrated to.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "schema_pool"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["fingerprint", "id"], name="schema_pool_fingerprint_idx")]
+        constraints = [
+            models.CheckConstraint(name="schema_pool_name_prefix", condition=Q(schema_name__startswith="pool_")),
+        ]
+
+    def __str__(self) -> str:
+        return self.schema_name

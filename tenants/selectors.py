@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.models import Tenant, TenantSchemaScript
 from tenants.naming import PUBLIC_SCHEMA
+from tenants.pool import pool_schema_names
 from tenants.template import graph_fingerprint
 
 
@@ -16,7 +17,7 @@ class SchemaStatus:
 
     schema: str
     tenant: str
-    kind: str  # public or tenant
+    kind: str  # public, tenant or pool
     last_applied: dict[str, str | None]
     pending: list[str]
     unknown: list[str]
@@ -59,6 +60,8 @@ def fleet_status(*, schema_names: list[str] | None = None, include_public: bool 
     if schema_names is not None:
         tenants = tenants.filter(schema_name__in=schema_names)
     slugs = dict(tenants.values_list("schema_name", "slug"))
+    if schema_names is None:
+        slugs.update(dict.fromkeys(pool_schema_names(), "(pool)"))
     names = ([PUBLIC_SCHEMA] if include_public else []) + list(slugs)
     states = read_fleet_state(names)
     statuses = []
@@ -74,7 +77,7 @@ def fleet_status(*, schema_names: list[str] | None = None, include_public: bool 
             SchemaStatus(
                 schema=name,
                 tenant=PUBLIC_SCHEMA if is_public else slugs[name],
-                kind="public" if is_public else "tenant",
+                kind="public" if is_public else ("pool" if slugs[name] == "(pool)" else "tenant"),
                 last_applied={app: state.last_applied(plan, app) for app in apps},
                 pending=pending,
                 unknown=unknown,

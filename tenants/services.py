@@ -16,6 +16,7 @@ from tenants.fleet import MigrationGraph, SchemaState
 from tenants.migration_lock import hold_shared_migration_lock
 from tenants.migrator import FleetMigrator
 from tenants.naming import PUBLIC_SCHEMA, quote_schema, schema_name_for, validate_domain
+from tenants.pool import pool_claim
 from tenants.template import TemplateUnavailable, current_script, replay_script
 
 
@@ -128,7 +129,9 @@ def _tenant_create(
 
 
 def build_tenant_schema(schema_name: str) -> None:
-    """Create a fully migrated schema: replay the template script, or migrate it if there can be none."""
+    """Create a fully migrated schema: claim one from the pool, replay the template, or migrate it."""
+    if pool_claim(schema_name=schema_name):
+        return
     try:
         script = current_script()
     except TemplateUnavailable:

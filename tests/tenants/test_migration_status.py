@@ -72,5 +72,5 @@ def test_status_costs_the_same_queries_for_any_number_of_tenants(make_tenant):
     with CaptureQueriesContext(connection) as four:
         status()
     assert len(four.captured_queries) == len(one.captured_queries)
-    # tenants, the catalog, one UNION ALL over every schema, the template (plus django-tenants' SET search_path)
-    assert len([q for q in four.captured_queries if not q["sql"].startswith("SET ")]) == 4
+    # tenants, the pool, the catalog, one UNION ALL over every schema, the template (plus SET search_path)
+    assert len([q for q in four.captured_queries if not q["sql"].startswith("SET ")]) == 5
