@@ -111,6 +111,7 @@ def measure_creation(count: int, stock_count: int) -> dict[str, float]:
     from django_tenants.clone import CloneSchema
 
     from tenants.models import TenantSchemaScript
+    from tenants.pool import pool_provision
     from tenants.services import tenant_create
     from tenants.template import SCHEMA_PLACEHOLDER
 
@@ -123,6 +124,13 @@ def measure_creation(count: int, stock_count: int) -> dict[str, float]:
         started = time.perf_counter()
         tenant_create(slug=f"create-{n}", name=f"Create {n}")
         ours.append(time.perf_counter() - started)
+
+    pool_provision(count=count)
+    pooled = []
+    for n in range(count):
+        started = time.perf_counter()
+        tenant_create(slug=f"pooled-{n}", name=f"Pooled {n}")
+        pooled.append(time.perf_counter() - started)
 
     script = TenantSchemaScript.objects.get()
     direct = []
@@ -162,7 +170,7 @@ def measure_creation(count: int, stock_count: int) -> dict[str, float]:
         for prefix, n in (("direct", count), ("stock", stock_count), ("clone", stock_count)):
             for i in range(n):
                 cursor.execute(f'DROP SCHEMA "{prefix}_{i}" CASCADE')
-    return {"first": first * 1000, "ours": median_ms(ours), "direct": median_ms(direct),
+    return {"first": first * 1000, "ours": median_ms(ours), "pooled": median_ms(pooled), "direct": median_ms(direct),
             "stock": median_ms(stock), "clone": median_ms(clone)}
 
 
@@ -288,9 +296,12 @@ def main() -> None:
           "django-tenants standard | same SQL, one connection | standard / command | engine / SQL |")
     print("|---|---|---|---|---|---|---|")
     ms = creation
-    print(f"| create one tenant (median of {args.creations}) | {ms['ours']:.1f} ms | {ms['ours']:.1f} ms | "
+    print(f"| create one tenant, template replay (median of {args.creations}) | {ms['ours']:.1f} ms | {ms['ours']:.1f} ms | "
           f"{milliseconds(ms['stock'])} | {ms['direct']:.1f} ms | {ratio(ms['stock'], ms['ours'])} | "
           f"{ratio(ms['ours'], ms['direct'])} |")
+    print(f"| create one tenant from the pool (median of {args.creations}) | {ms['pooled']:.1f} ms | "
+          f"{ms['pooled']:.1f} ms | - | {ms['direct']:.1f} ms | {ratio(ms['stock'], ms['pooled'])} | "
+          f"{ratio(ms['pooled'], ms['direct'])} |")
     print(f"| create one tenant, django-tenants clone_schema + fake migrate | - | - | {milliseconds(ms['clone'])} "
           "| - | - | - |")
     print(f"| first creation after the migrations change (builds the template) | {ms['first']:.0f} ms | - | - | - "
