@@ -116,3 +116,13 @@ def test_a_schema_whose_table_stays_locked_fails_with_a_lock_timeout_and_the_res
     retry = run_manage("migrate_schemas", "--tenant")
     assert retry.returncode == 0, retry.stderr
     assert applied("tenant_globex") == ["0001_initial"]
+
+
+def test_django_tenants_own_executors_still_work(three_tenants_at_zero):
+    for executor in ("standard", "multiprocessing"):
+        result = run_manage("migrate_schemas", "--tenant", "--executor", executor, "-v", "0")
+        assert result.returncode == 0, result.stderr
+        assert all(applied(f"tenant_{s}") == ["0001_initial"] for s in ("acme", "globex", "initech"))
+        back = run_manage("migrate_schemas", "--tenant", "--executor", executor, "contexts", "zero", "-v", "0")
+        assert back.returncode == 0, back.stderr
+        assert all(applied(f"tenant_{s}") == [] for s in ("acme", "globex", "initech"))

@@ -57,8 +57,9 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             write=self.stdout.write,
             verbosity=verbosity,
         )
-        options[FLEET_CONTEXT_OPTION] = context
         fleet = options["executor"] == FleetExecutor.codename
+        if fleet:  # django-tenants' multiprocessing executor pickles the options; this is for ours only
+            options[FLEET_CONTEXT_OPTION] = context
         with migration_lock(wait_seconds=options["lock_wait"], dedicated_connection=not fleet):
             if not options.get("shared"):
                 refuse_missing_schemas(options.get("schema_name"))
