@@ -6,6 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django_migration_linter import MigrationLinter
+from django_migration_linter.sql_analyser import analyse_sql_statements, get_sql_analyser_class
 from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
@@ -56,15 +57,19 @@ def test_the_linter_reads_the_tenant_apps_real_ddl_not_public_no_ops(db):
         ("0003_context_token", "NOT NULL constraint on columns"),
         ("0004_context_version_bigint", "ALTERING columns"),
         ("0005_context_priority", "NOT NULL constraint on columns"),
-        pytest.param(
-            "0006_context_secret", "",
-            marks=pytest.mark.xfail(strict=True, reason=(
-                "django-migration-linter 6.0.0 has no check for a volatile database default "
-                "(db_default=RandomUUID()): PostgreSQL rewrites the table, the linter sees a default and passes it"
-            )),
-        ),
+        ("0006_context_secret", "ADD COLUMN with a volatile default rewrites table"),
+        ("0007_context_title_not_blank", "CHECK or FOREIGN KEY without NOT VALID locks table"),
+        ("0008_context_label_and_context_title_index", "CREATE INDEX locks table"),
     ],
-    ids=["plain index", "callable default", "type change", "not null without default", "volatile db_default"],
+    ids=[
+        "plain index",
+        "callable default",
+        "type change",
+        "not null without default",
+        "volatile db_default",
+        "check constraint without not valid",
+        "plain index after a new table's index",
+    ],
 )
 def test_the_linter_refuses_a_tenant_migration_that_locks_or_rewrites_the_table(db, settings, capsys,
                                                                                  migration_name, message):
@@ -76,13 +81,85 @@ def test_the_linter_refuses_a_tenant_migration_that_locks_or_rewrites_the_table(
     assert f"(contexts, {migration_name})... ERR\n\t{message}" in printed
 
 
+# Statements as sqlmigrate prints them (or a RunSQL holds them), for cases the example migrations do not show.
+NEW_TABLE = 'CREATE TABLE "context_labels" ("id" bigint NOT NULL PRIMARY KEY, "name" varchar(64) NOT NULL);'
+FOREIGN_KEY = (
+    'ALTER TABLE "summaries" ADD CONSTRAINT "summaries_context_fk" '
+    'FOREIGN KEY ("context_id") REFERENCES "contexts" ("id")'
+)
+NEW_TABLES_FOREIGN_KEY = (
+    'ALTER TABLE "context_labels" ADD CONSTRAINT "context_labels_id_fk" '
+    'FOREIGN KEY ("id") REFERENCES "contexts" ("id") DEFERRABLE INITIALLY DEFERRED;'
+)
+
+
+@pytest.mark.parametrize(
+    ("statements", "refused"),
+    [
+        pytest.param(
+            [f"{FOREIGN_KEY} DEFERRABLE INITIALLY DEFERRED;"], ["CONSTRAINT_MISSING_NOT_VALID"], id="foreign key"
+        ),
+        pytest.param([f"{FOREIGN_KEY} NOT VALID;"], [], id="foreign key not valid"),
+        pytest.param(
+            ['ALTER TABLE "contexts" ADD COLUMN "rank" integer NULL CHECK ("rank" >= 0);'],
+            ["CONSTRAINT_MISSING_NOT_VALID"],
+            id="column with a check of its own",
+        ),
+        pytest.param(
+            [
+                'ALTER TABLE "contexts" ADD COLUMN "parent_id" bigint NULL CONSTRAINT "contexts_parent_fk" '
+                'REFERENCES "contexts"("id") DEFERRABLE INITIALLY DEFERRED;',
+                'SET CONSTRAINTS "contexts_parent_fk" IMMEDIATE;',
+            ],
+            [],
+            id="new nullable foreign key column",
+        ),
+        pytest.param(
+            [
+                NEW_TABLE,
+                'ALTER TABLE "context_labels" ADD CONSTRAINT "context_labels_named" CHECK (NOT ("name" = \'\'));',
+                NEW_TABLES_FOREIGN_KEY,
+            ],
+            [],
+            id="constraints of a table the migration creates",
+        ),
+        pytest.param(
+            ["alter table contexts add column seen_at timestamptz default clock_timestamp();"],
+            ["VOLATILE_DEFAULT"],
+            id="hand-written volatile default",
+        ),
+        pytest.param(
+            ['ALTER TABLE "contexts" ADD COLUMN "seen_at" timestamp with time zone DEFAULT (STATEMENT_TIMESTAMP());'],
+            [],
+            id="stable default",
+        ),
+        pytest.param(
+            [
+                NEW_TABLE,
+                'CREATE INDEX "context_labels_name_gin" ON "context_labels" USING gin ("name");',
+                'CREATE INDEX "context_labels_named_idx" ON "context_labels" ("id") WHERE NOT ("name" = \'\');',
+                NEW_TABLES_FOREIGN_KEY,
+            ],
+            [],
+            id="gin and partial indexes of a table the migration creates",
+        ),
+    ],
+)
+def test_the_linter_refuses_a_statement_only_if_it_scans_or_rewrites_a_table_with_rows(settings, statements, refused):
+    analyser = get_sql_analyser_class("postgresql", settings.MIGRATION_LINTER_OPTIONS["sql_analyser"])
+
+    errors, _, warnings = analyse_sql_statements(analyser, ["BEGIN;", *statements, "COMMIT;"])
+
+    assert sorted(issue.code for issue in errors + warnings) == refused
+
+
 @pytest.mark.subprocess
 def test_in_a_shell_the_linter_exits_non_zero_on_an_unsafe_tenant_migration(db):
     result = run_manage("lintmigrations", "contexts", env={"DJANGO_SETTINGS_MODULE": "tests.lint_migrations.settings"})
 
     assert result.returncode == 1
     assert "(contexts, 0002_context_title_index)... ERR\n\tCREATE INDEX locks table" in result.stdout
-    assert "Erroneous migrations: 4/" in result.stdout
+    assert "Erroneous migrations: 7/" in result.stdout
 
 
 def test_a_migration_marked_reviewed_in_settings_is_let_through(db, settings, capsys):
