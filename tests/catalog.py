@@ -49,3 +49,17 @@ def catalog(schema: str, cursor=None) -> dict[str, list[tuple]]:
     return result
 
 
+
+
+def tables_in(schema: str) -> set[str]:
+    """The names of the tables in a schema."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def applied(schema: str, app: str = "contexts") -> list[str]:
+    """The migrations of an app recorded as applied in a schema, in the order they were applied."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT name FROM {quote_schema(schema)}.django_migrations WHERE app = %s ORDER BY id", [app])
+        return [row[0] for row in cursor.fetchall()]

@@ -10,6 +10,7 @@ from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
 from tenants.services import tenant_create
+from tests.catalog import tables_in
 
 PROJECT_APPS = ("tenants", "audit", "contexts")
 
@@ -25,10 +26,6 @@ def test_every_operation_of_every_project_migration_is_reversible(migration):
     assert irreversible == []
 
 
-def tables_of(schema: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def migrate_tenant(schema: str, *target: str) -> None:
@@ -41,13 +38,13 @@ def test_the_tenant_app_walks_forward_back_to_zero_and_forward_again_with_rows(c
     with tenant_context(acme):
         context_create(key="kept-until-zero", content="x")
     tenant_tables = {"contexts", "context_versions", "summaries"}
-    assert tenant_tables <= tables_of("tenant_acme")
+    assert tenant_tables <= tables_in("tenant_acme")
 
     migrate_tenant("tenant_acme", "contexts", "zero")
-    assert not tenant_tables & tables_of("tenant_acme")
+    assert not tenant_tables & tables_in("tenant_acme")
 
     migrate_tenant("tenant_acme")
-    assert tenant_tables <= tables_of("tenant_acme")
+    assert tenant_tables <= tables_in("tenant_acme")
     with tenant_context(acme):
         context_create(key="after-the-round-trip")
 

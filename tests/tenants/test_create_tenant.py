@@ -8,6 +8,7 @@ from django.db import connection
 from audit.models import AuditLog
 from tenants.models import Domain, Tenant, User
 from tests.conftest import run_manage, schema_names
+from tests.catalog import tables_in
 
 
 def create_tenant(*args: str) -> str:
@@ -16,10 +17,6 @@ def create_tenant(*args: str) -> str:
     return out.getvalue()
 
 
-def tables_in(schema: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def test_create_tenant_makes_the_row_the_domain_and_a_migrated_schema(public_tenant):

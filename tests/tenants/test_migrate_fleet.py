@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 from contexts.services import context_create
 from tenants.migration_lock import migration_lock
 from tenants.models import MigrationRun, MigrationRunSchema
+from tests.catalog import applied
 
 UNIQUE_TITLE = {"contexts": "tests.fleet_migrations.unique_title"}
 ADD_FIELD = {"contexts": "tests.fleet_migrations.add_field"}
@@ -24,10 +25,6 @@ def migrate(*args: str, **options) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def applied(schema: str, app: str = "contexts") -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT name FROM "{schema}".django_migrations WHERE app = %s ORDER BY id', [app])
-        return [row[0] for row in cursor.fetchall()]
 
 
 def has_constraint(schema: str, name: str) -> bool:
@@ -37,6 +34,13 @@ def has_constraint(schema: str, name: str) -> bool:
             "WHERE n.nspname = %s AND c.conname = %s", [schema, name],
         )
         return cursor.fetchone() is not None
+
+
+def give_two_contexts_one_title(tenant) -> None:
+    """Data that the unique-title migration cannot accept."""
+    with tenant_context(tenant):
+        context_create(key="a", title="Same title")
+        context_create(key="b", title="Same title")
 
 
 @pytest.fixture
@@ -73,9 +77,7 @@ def test_a_new_migration_is_applied_to_every_tenant_with_a_line_each_and_a_summa
 
 def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit_is_non_zero(three_tenants, settings):
     acme, globex, initech = three_tenants
-    with tenant_context(globex):
-        context_create(key="a", title="Same title")
-        context_create(key="b", title="Same title")
+    give_two_contexts_one_title(globex)
     settings.MIGRATION_MODULES = UNIQUE_TITLE
 
     out, err = StringIO(), StringIO()
@@ -110,9 +112,7 @@ def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit
 
 def test_fail_fast_stops_at_the_first_failing_schema(three_tenants, settings):
     acme, globex, initech = three_tenants
-    with tenant_context(acme):
-        context_create(key="a", title="Same")
-        context_create(key="b", title="Same")
+    give_two_contexts_one_title(acme)
     settings.MIGRATION_MODULES = UNIQUE_TITLE
 
     out = StringIO()
@@ -125,9 +125,7 @@ def test_fail_fast_stops_at_the_first_failing_schema(three_tenants, settings):
 
 def test_verbosity_zero_prints_only_failures(three_tenants, settings):
     acme, globex, initech = three_tenants
-    with tenant_context(initech):
-        context_create(key="a", title="Same")
-        context_create(key="b", title="Same")
+    give_two_contexts_one_title(initech)
     settings.MIGRATION_MODULES = UNIQUE_TITLE
 
     out = StringIO()

@@ -13,18 +13,11 @@ from django.db import connection
 from tenants.models import MigrationRun
 from tenants.services import tenant_create
 from tests.conftest import PROJECT_DIR, child_database_url, run_manage
+from tests.catalog import applied, tables_in
 
 
-def applied(schema: str) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(f'SELECT name FROM "{schema}".django_migrations WHERE app = %s ORDER BY id', ["contexts"])
-        return [row[0] for row in cursor.fetchall()]
 
 
-def tables(schema: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def other_connection() -> psycopg2.extensions.connection:
@@ -84,11 +77,11 @@ def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(thr
         holder.close()
 
     wait_until(no_other_backend_is_working)  # what the killed run had sent is finished or undone
-    assert applied("tenant_acme") == ["0001_initial"] and "contexts" in tables("tenant_acme")
+    assert applied("tenant_acme") == ["0001_initial"] and "contexts" in tables_in("tenant_acme")
     # globex was mid-transaction: it is either untouched or wholly migrated (if its statements had all
     # reached the server), never in between.
-    assert (applied("tenant_globex") == ["0001_initial"]) == ("contexts" in tables("tenant_globex"))
-    assert applied("tenant_initech") == [] and "contexts" not in tables("tenant_initech")
+    assert (applied("tenant_globex") == ["0001_initial"]) == ("contexts" in tables_in("tenant_globex"))
+    assert applied("tenant_initech") == [] and "contexts" not in tables_in("tenant_initech")
 
     again = run_manage("migrate_schemas", "--tenant")
     assert again.returncode == 0, again.stderr
@@ -110,7 +103,7 @@ def test_a_schema_whose_table_stays_locked_fails_with_a_lock_timeout_and_the_res
     assert result.returncode == 1
     assert "tenant_globex: lock timeout: canceling statement due to lock timeout" in result.stderr
     assert "Migrated 2 schema(s), 0 already current, 1 failed" in result.stdout
-    assert applied("tenant_globex") == [] and "contexts" not in tables("tenant_globex")
+    assert applied("tenant_globex") == [] and "contexts" not in tables_in("tenant_globex")
     assert applied("tenant_acme") == applied("tenant_initech") == ["0001_initial"]
 
     retry = run_manage("migrate_schemas", "--tenant")

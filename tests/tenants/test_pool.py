@@ -93,19 +93,11 @@ def test_migration_status_lists_pooled_schemas(public_tenant):
 
 
 def test_concurrent_creations_each_claim_a_different_pooled_schema_or_build_one(committed):
-    import threading
-
-    from tests.tenants.test_template import create_in_thread
+    from tests.tenants.test_template import create_concurrently
 
     provision(5)
     slugs = [f"c{n:02d}" for n in range(12)]
-    results: dict = {}
-    barrier = threading.Barrier(len(slugs))
-    threads = [threading.Thread(target=create_in_thread, args=(slug, results, barrier)) for slug in slugs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = create_concurrently(slugs)
 
     assert [results.get(slug) for slug in slugs] == ["created"] * len(slugs)
     assert PooledSchema.objects.count() == 0

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from tests.conftest import run_manage, schema_names
+from tests.catalog import tables_in
 
 UNSAFE = {"contexts": "tests.lint_migrations.unsafe"}
 
@@ -19,10 +20,6 @@ def sql(command: str, *args: str) -> str:
     return out.getvalue()
 
 
-def tables_of(schema: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
-        return {row[0] for row in cursor.fetchall()}
 
 
 def test_sqlmigrate_prints_a_tenant_apps_create_table_even_with_no_tenant_schema(public_tenant):
@@ -85,8 +82,8 @@ def test_the_sql_sqlmigrate_schema_prints_builds_the_tables_in_that_schema_only(
     body = printed.strip().removeprefix("BEGIN;").removesuffix("COMMIT;")
     with connection.cursor() as cursor:
         cursor.execute(body)
-    assert {"contexts", "context_versions", "summaries"} <= tables_of("tenant_scratch")
-    assert not {"contexts", "context_versions", "summaries"} & tables_of("public")
+    assert {"contexts", "context_versions", "summaries"} <= tables_in("tenant_scratch")
+    assert not {"contexts", "context_versions", "summaries"} & tables_in("public")
 
 
 def test_sqlmigrate_schema_prints_a_shared_app_for_public(public_tenant):

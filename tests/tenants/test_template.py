@@ -77,8 +77,8 @@ def create_in_thread(slug: str, results: dict, barrier: threading.Barrier) -> No
         connections.close_all()
 
 
-def test_twenty_concurrent_creations_with_distinct_slugs_all_succeed(committed):
-    slugs = [f"t{n:02d}" for n in range(20)]
+def create_concurrently(slugs: list[str]) -> dict:
+    """Create a tenant per slug, each in its own thread and connection, all starting at once."""
     results: dict = {}
     barrier = threading.Barrier(len(slugs))
     threads = [threading.Thread(target=create_in_thread, args=(slug, results, barrier)) for slug in slugs]
@@ -86,6 +86,12 @@ def test_twenty_concurrent_creations_with_distinct_slugs_all_succeed(committed):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return results
+
+
+def test_twenty_concurrent_creations_with_distinct_slugs_all_succeed(committed):
+    slugs = [f"t{n:02d}" for n in range(20)]
+    results = create_concurrently(slugs)
 
     assert {slug: results.get(slug) for slug in slugs} == dict.fromkeys(slugs, "created")
     assert set(Tenant.objects.exclude(schema_name="public").values_list("slug", flat=True)) == set(slugs)
@@ -95,13 +101,7 @@ def test_twenty_concurrent_creations_with_distinct_slugs_all_succeed(committed):
 
 
 def test_two_concurrent_creations_of_one_slug_give_one_tenant_and_one_clear_refusal(committed):
-    results: dict = {}
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=create_in_thread, args=("acme", results, barrier)) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = create_concurrently(["acme", "acme"])
 
     assert results.get("acme") == "created"
     assert results.get("refused") == ["A tenant with the slug 'acme' already exists."]
