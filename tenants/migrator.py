@@ -175,8 +175,10 @@ class FleetMigrator:
             return self.migrate_one(schema_name, state, plan)
         captured: list[str] = []
         outcome = self.migrate_one(schema_name, state, plan, capture=captured)
-        if not outcome.failed:
-            self._replays[signature] = ";\n".join(captured)
+        statements = ";\n".join(captured)
+        # SQL that names the schema it ran on would change that schema again, not the next one.
+        if not outcome.failed and schema_name not in statements:
+            self._replays[signature] = statements
         return outcome
 
     def _replayable(self, plan: list[tuple[MigrationKey, bool]]) -> bool:

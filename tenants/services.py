@@ -101,14 +101,13 @@ def _tenant_create(
         raise TenantExists(f"A schema named {schema_name!r} already exists; it belongs to no tenant row.")
 
     try:
-        # A savepoint, so that a concurrent creation's unique-key conflict maps to a clear error.
-        with transaction.atomic():
-            tenant = Tenant.objects.create(
-                slug=slug, name=name.strip(), schema_name=schema_name, plan=plan, billing_email=billing_email
-            )
-            # bulk_create skips DomainMixin.save(), whose hunt for other primary domains a new tenant needs not.
-            Domain.objects.bulk_create([Domain(tenant=tenant, domain=domain, is_primary=True)])
+        tenant = Tenant.objects.create(
+            slug=slug, name=name.strip(), schema_name=schema_name, plan=plan, billing_email=billing_email
+        )
+        # bulk_create skips DomainMixin.save(), whose hunt for other primary domains a new tenant needs not.
+        Domain.objects.bulk_create([Domain(tenant=tenant, domain=domain, is_primary=True)])
     except IntegrityError as exc:
+        # A concurrent creation won the race; tenant_create's transaction rolls back on the way out.
         raise _conflict_error(exc, slug=slug, domain=domain) from None
 
     build_tenant_schema(schema_name)

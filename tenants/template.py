@@ -46,6 +46,7 @@ def graph_fingerprint(graph: MigrationGraph) -> str:
 
 
 _fingerprints: dict[str, str] = {}
+_scripts: dict[str, TenantSchemaScript] = {}
 
 
 def code_fingerprint() -> str:
@@ -59,15 +60,27 @@ def code_fingerprint() -> str:
 def current_script(graph: MigrationGraph | None = None) -> TenantSchemaScript:
     """Return the script for the code's migrations, building and storing it if there is none yet."""
     fingerprint = graph_fingerprint(graph) if graph is not None else code_fingerprint()
+    # Creation (no graph given) may use the process's copy: a fingerprint's script never changes.
+    # Migrate runs pass their graph and always look in the database, so the stored row is kept current.
+    if graph is None and fingerprint in _scripts:
+        return _scripts[fingerprint]
     script = TenantSchemaScript.objects.filter(fingerprint=fingerprint).first()
     if script is not None:
+        _remember(script)
         return script
     sql, migrations = build_script(graph or MigrationGraph())
     try:
         with transaction.atomic():
-            return TenantSchemaScript.objects.create(fingerprint=fingerprint, sql=sql, migrations=migrations)
+            script = TenantSchemaScript.objects.create(fingerprint=fingerprint, sql=sql, migrations=migrations)
     except IntegrityError:  # another process stored the same script a moment ago
-        return TenantSchemaScript.objects.get(fingerprint=fingerprint)
+        script = TenantSchemaScript.objects.get(fingerprint=fingerprint)
+    _remember(script)
+    return script
+
+
+def _remember(script: TenantSchemaScript) -> None:
+    # Only once its row is committed: a copy of a row that was rolled back would hide that it is missing.
+    transaction.on_commit(lambda: _scripts.setdefault(script.fingerprint, script))
 
 
 def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:

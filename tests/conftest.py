@@ -26,6 +26,14 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _forget_cached_template_scripts() -> None:
+    """Each test's transaction rolls back the scripts it stored; the process must not remember them."""
+    from tenants import template
+
+    template._scripts.clear()
+
+
+@pytest.fixture(autouse=True)
 def _back_to_public_schema() -> Iterator[None]:
     """Never let one test's schema switch leak into the next."""
     yield

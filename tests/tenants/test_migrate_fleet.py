@@ -217,3 +217,18 @@ def test_migration_history_lists_runs_and_what_one_did_to_each_schema(three_tena
     ]
     with pytest.raises(CommandError, match="No migration run #999999"):
         call_command("migration_history", "--run", "999999", stdout=StringIO())
+
+
+def test_a_data_migration_runs_in_each_schema_on_its_own_rows_and_is_never_replayed(three_tenants, settings):
+    for tenant in three_tenants:
+        with tenant_context(tenant):
+            context_create(key=f"{tenant.slug}-brief")
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.data_migration"}
+
+    migrate("--tenant")
+
+    from contexts.models import Context
+
+    for tenant in three_tenants:
+        with tenant_context(tenant):
+            assert list(Context.objects.values_list("title", flat=True)) == [f"{tenant.slug.upper()}-BRIEF"]
