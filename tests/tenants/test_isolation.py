@@ -64,3 +64,37 @@ def test_each_host_sees_only_its_own_contexts_through_the_admin(acme, globex, dj
     globex_page = signed_in_client("globex.localhost", tenant=globex).get("/admin/contexts/context/").content.decode()
     assert "acme-roadmap" in acme_page and "globex-roadmap" not in acme_page
     assert "globex-roadmap" in globex_page and "acme-roadmap" not in globex_page
+
+
+def connection_is_on_public_only() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schemas(false)")
+        schemas = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'tenants'")
+        return schemas == ["public"] and cursor.fetchone()[0] > 0  # public's table, not a tenant's
+
+
+def test_creating_a_tenant_leaves_the_connection_on_public_within_the_same_transaction(public_tenant):
+    from django.db import transaction
+
+    from tenants.services import tenant_create
+
+    with transaction.atomic():
+        tenant_create(slug="acme", name="Acme")
+        assert connection_is_on_public_only()
+
+
+def test_a_fleet_run_that_replays_sql_leaves_the_connection_on_public(make_tenant, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    for slug in ("acme", "globex", "initech"):
+        make_tenant(slug)
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    call_command("migrate_schemas", "--tenant", stdout=StringIO())
+    assert connection_is_on_public_only()
+    # And the raw connection the replays used: its next Django cursor is on public too.
+    with tenant_context(make_tenant("hooli")):
+        assert not Context.objects.exists()
+    assert connection_is_on_public_only()
