@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from audit.request_id import HEADER, request_id_from_header, reset_request_id, set_request_id
+from audit.request_id import HEADER, end_request, request_id_from_header, start_request
 
 
 class RequestIdMiddleware:
@@ -18,10 +18,14 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_from_header(request.headers.get(HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = set_request_id(request_id)
+        token = start_request(
+            request_id=request_id,
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000],
+        )
         try:
             response = self.get_response(request)
         finally:
-            reset_request_id(token)
+            end_request(token)
         response[HEADER] = request_id
         return response

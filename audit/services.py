@@ -1,19 +1,32 @@
-"""Recording audit events: the one function that writes audit_logs."""
+"""Recording audit events: the one function that writes audit_logs (and the one that prunes it)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
+import logging
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
+import psycopg2
+from django.db import DatabaseError, connection, transaction
+from django.db.models.sql import InsertQuery
+from django.utils import timezone
+
 from audit.models import AuditLog
-from audit.request_id import current_request_id
+from audit.request_id import current_context
 
 if TYPE_CHECKING:
     from django.db.models import Model
-    from django.http import HttpRequest
 
     from tenants.models import Tenant, User
+
+logger = logging.getLogger(__name__)
+
+# Keys whose values are never written to an entry, wherever they appear in its details.
+SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|api[_-]?key|authori[sz]ation|cookie|session|credential", re.I)
+REDACTED = "[redacted]"
 
 
 def command_actor_label(command: str) -> str:
@@ -25,6 +38,15 @@ def command_actor_label(command: str) -> str:
     return f"{command} by {os_user}"
 
 
+def scrub(value: Any) -> Any:
+    """Return value with every secret-looking key's value replaced, at any depth."""
+    if isinstance(value, dict):
+        return {key: REDACTED if SECRET_KEY_PATTERN.search(str(key)) else scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
+    return value
+
+
 def audit_record(
     *,
     action: str,
@@ -34,32 +56,89 @@ def audit_record(
     target: Model | None = None,
     outcome: str = AuditLog.Outcome.SUCCESS,
     details: dict[str, Any] | None = None,
-    request: HttpRequest | None = None,
-) -> AuditLog:
-    """Write one audit entry in the caller's transaction, so a rolled-back action leaves none.
+    independent: bool = False,
+) -> AuditLog | None:
+    """Record one event; never let a failure to record break the action it records.
 
-    The actor is a user when one is given, else a command when actor_label
-    names one (see command_actor_label), else the system.
+    By default the entry joins the caller's transaction, so an action that is
+    rolled back leaves no entry. With independent=True (refusals and failures,
+    whose own transaction is about to roll back) it is committed on its own.
+    The actor is the user given, else a command when actor_label names one
+    (command_actor_label), else the signed-in user of the request, else the system.
     """
+    context = current_context()
     if actor is not None and actor.is_authenticated:
         actor_type, actor_id, label = AuditLog.ActorType.USER, actor.pk, actor.email
     elif actor_label:
         actor_type, actor_id, label = AuditLog.ActorType.COMMAND, None, actor_label
+    elif context.user_id is not None:
+        actor_type, actor_id, label = AuditLog.ActorType.USER, context.user_id, ""
+    elif context.request_id:
+        actor_type, actor_id, label = AuditLog.ActorType.ANONYMOUS, None, ""
     else:
         actor_type, actor_id, label = AuditLog.ActorType.SYSTEM, None, ""
-    meta = request.META if request is not None else {}
-    return AuditLog.objects.create(
+    entry = AuditLog(
+        occurred_at=timezone.now(),
         action=action,
         tenant_id=tenant.pk if tenant is not None else None,
         tenant_slug=tenant.slug if tenant is not None else "",
         actor_type=actor_type,
         actor_id=actor_id,
-        actor_label=label,
+        actor_label=label[:254],
         target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "",
+        target_id=str(target.pk)[:128] if target is not None else "",
         outcome=outcome,
-        request_id=current_request_id(),
-        ip_address=meta.get("REMOTE_ADDR") or None,
-        user_agent=meta.get("HTTP_USER_AGENT", "")[:1000],
-        details=details or {},
+        request_id=context.request_id,
+        ip_address=context.ip_address,
+        user_agent=context.user_agent,
+        details=scrub(details or {}),
     )
+    try:
+        if independent and connection.in_atomic_block:
+            _insert_on_own_connection(entry)
+        else:
+            with transaction.atomic():  # a savepoint: a failed insert leaves the caller's transaction usable
+                entry.save()
+    except (DatabaseError, psycopg2.Error):
+        logger.exception("Could not write the audit entry %s (%s)", action, outcome)
+        return None
+    return entry
+
+
+def _insert_on_own_connection(entry: AuditLog) -> None:
+    """Commit an entry at once on a connection of its own, whatever the caller's transaction does next."""
+    fields = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
+    query = InsertQuery(AuditLog)
+    query.insert_values(fields, [entry])
+    # Django's own compiler, so the columns and their conversions are exactly those of a save().
+    ((sql, params),) = query.get_compiler(connection=connection).as_sql()
+    params_for_own = {**connection.get_connection_params(), "options": "-c search_path=public"}
+    own = psycopg2.connect(**params_for_own)
+    try:
+        own.autocommit = True
+        with own.cursor() as cursor:
+            cursor.execute(sql, params)
+    finally:
+        own.close()
+
+
+def audit_prune(*, older_than: dt.timedelta, dry_run: bool = False, actor_label: str = "") -> int:
+    """Delete the entries older than the cut and record that it was done; return how many (or would be)."""
+    cutoff = timezone.now() - older_than
+    doomed = AuditLog.objects.filter(occurred_at__lt=cutoff)
+    if dry_run:
+        return doomed.count()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # The append-only trigger lets DELETE through only where this is set, and SET LOCAL
+            # confines that to this transaction.
+            cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+        deleted, _ = doomed.delete()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL audit.allow_prune = 'off'")
+        audit_record(
+            action="audit.pruned",
+            actor_label=actor_label,
+            details={"deleted": deleted, "older_than_days": older_than.days, "cutoff": cutoff.isoformat()},
+        )
+    return deleted

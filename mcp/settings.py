@@ -171,23 +171,29 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 # --- Logging --------------------------------------------------------------------
 
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ConfigurationError(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "audit.logging.RequestIdFilter"}},
+    "filters": {"request_context": {"()": "audit.logging.RequestContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(user)s] %(message)s"},
+        "json": {"()": "audit.logging.JsonLogFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "stream": sys.stderr,
-            "filters": ["request_id"],
-            "formatter": "plain",
+            "filters": ["request_context"],
+            "formatter": LOG_FORMAT,
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # SQL with its parameters is never logged, whatever LOG_LEVEL says: parameters can be secrets.
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},
     },

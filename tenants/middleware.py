@@ -8,6 +8,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
 
+from audit.request_id import note as note_request
 from mcp.problems import problem_response
 from tenants.access import user_belongs_to_host
 
@@ -23,6 +24,7 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is not None:
             return response
         tenant = request.tenant  # type: ignore[attr-defined]
+        note_request(tenant_slug=tenant.slug)
         if tenant.is_suspended:
             return problem_response(
                 request,
@@ -44,4 +46,6 @@ class TenantUserMiddleware:
         user = request.user
         if user.is_authenticated and not user_belongs_to_host(user, getattr(request, "tenant", None)):
             logout(request)
+        if request.user.is_authenticated:
+            note_request(user_id=request.user.pk)
         return self.get_response(request)

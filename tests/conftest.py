@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg2
 import pytest
 from django.db import connection
 from django.test import Client
@@ -100,13 +101,44 @@ def run_manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-@pytest.fixture
-def committed(transactional_db: None) -> Iterator[None]:
-    """For tests whose data must be committed (child processes, concurrency): drop what they made."""
-    ensure_public_tenant()
+# Tables whose rows are the database's own, not a test's: kept when a committed test cleans up.
+KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission", "audit_logs"}
+
+
+def delete_committed_audit_entries() -> None:
+    """Remove committed audit entries, the way prune_audit_logs may: with the guard lifted for one transaction."""
+    own = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with own, own.cursor() as cursor:
+            cursor.execute("SET LOCAL audit.allow_prune = 'on'; DELETE FROM public.audit_logs")
+    finally:
+        own.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_committed_audit_entries_outlive_a_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Refusals are audited on a connection of their own, so they outlive the test's rollback; remove them."""
     yield
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
-        for (schema,) in cursor.fetchall():
-            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    if {"db", "transactional_db", "committed"} & set(request.fixturenames):
+        delete_committed_audit_entries()
+
+
+@pytest.fixture
+def committed(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
+    """For tests whose data must be committed (child processes, concurrency): clean up what they made.
+
+    Not pytest-django's transactional_db: its flush TRUNCATEs every table, and
+    audit_logs refuses TRUNCATE by design.
+    """
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        ensure_public_tenant()
+        yield
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'pool\\_%'")
+            for (schema,) in cursor.fetchall():
+                cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            tables = set(connection.introspection.table_names()) - KEPT_TABLES
+            cursor.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in sorted(tables)) + " CASCADE")
+        delete_committed_audit_entries()
+        ensure_public_tenant()

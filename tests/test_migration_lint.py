@@ -173,7 +173,7 @@ def test_a_migration_marked_reviewed_in_settings_is_let_through(db, settings, ca
     assert "(contexts, 0002_context_title_index)... IGNORE" in printed
 
 
-def test_the_readmes_safe_forms_pass_the_linter(transactional_db, settings, capsys):
+def test_the_readmes_safe_forms_pass_the_linter(committed, settings, capsys):
     # Outside a test transaction: Django refuses to render AddIndexConcurrently inside one, even as text.
     settings.MIGRATION_MODULES = SAFE
 
