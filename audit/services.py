@@ -29,13 +29,17 @@ SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|api[_-]?key|authori[sz]ation
 REDACTED = "[redacted]"
 
 
+def os_user() -> str:
+    """The operating-system user running this process."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return str(os.getuid())
+
+
 def command_actor_label(command: str) -> str:
     """Name the OS user running a management command, e.g. 'create_tenant by deploy'."""
-    try:
-        os_user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        os_user = str(os.getuid())
-    return f"{command} by {os_user}"
+    return f"{command} by {os_user()}"
 
 
 def scrub(value: Any) -> Any:

@@ -12,13 +12,24 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from audit.services import audit_record
 
 from tenants.admin_sites import platform_admin_site
 from tenants.errors import TenantError
 from tenants.models import Domain, Tenant, User, UserIdentity
 from tenants.naming import validate_domain, validate_slug
 from tenants.selectors import fleet_status
-from tenants.services import default_domain_for, tenant_activate, tenant_create, tenant_suspend
+from tenants.services import (
+    UPDATABLE_FIELDS,
+    default_domain_for,
+    tenant_activate,
+    tenant_create,
+    tenant_suspend,
+    tenant_update,
+)
 
 
 class TenantAddForm(forms.ModelForm):
@@ -84,9 +95,9 @@ class TenantAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "billing_email", "domains__domain"]
     ordering = ["slug"]
     actions = ["suspend_selected", "activate_selected"]
-    readonly_fields = ["slug", "schema_name", "status", "suspended_at", "created_at", "updated_at"]
+    readonly_fields = ["slug", "schema_name", "status", "suspended_at", "created_at", "updated_at", "audit_entries"]
     fieldsets = [
-        (None, {"fields": ["slug", "name", "schema_name", "status", "suspended_at"]}),
+        (None, {"fields": ["slug", "name", "schema_name", "status", "suspended_at", "audit_entries"]}),
         ("Billing", {"fields": ["plan", "subscription_status", "billing_email", "billing_customer_id", "trial_ends_at"]}),
         ("Configuration", {"fields": ["config"]}),
         ("Times", {"fields": ["created_at", "updated_at"]}),
@@ -132,7 +143,9 @@ class TenantAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: forms.ModelForm, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            changes = {field: form.cleaned_data[field] for field in form.changed_data if field in UPDATABLE_FIELDS}
+            if changes:
+                obj.__dict__.update(tenant_update(tenant=obj, changes=changes, actor=request.user).__dict__)
             return
         tenant, _ = tenant_create(
             slug=form.cleaned_data["slug"],
@@ -145,8 +158,25 @@ class TenantAdmin(admin.ModelAdmin):
         # The admin goes on with the instance it built (for its log entry and redirect).
         obj.__dict__.update(tenant.__dict__)
 
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        formset.save()
+        for domain in formset.new_objects:
+            audit_record(action="domain.added", tenant=form.instance, actor=request.user, target=domain,
+                         details={"domain": domain.domain, "is_primary": domain.is_primary})
+        for domain in formset.deleted_objects:
+            audit_record(action="domain.removed", tenant=form.instance, actor=request.user,
+                         details={"domain": domain.domain})
+        for domain, fields in formset.changed_objects:
+            audit_record(action="domain.changed", tenant=form.instance, actor=request.user, target=domain,
+                         details={"domain": domain.domain, "fields": fields})
+
+    @admin.display(description="Audit log")
+    def audit_entries(self, tenant: Tenant) -> str:
+        url = reverse("platform_admin:audit_auditlog_changelist") + f"?tenant_id={tenant.pk}"
+        return format_html('<a href="{}">This tenant\'s audit entries</a>', url)
+
     def has_delete_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
-        # Dropping a tenant's schema is not a click in a list; it is a deliberate, audited operation.
+        # Dropping a tenant's schema is not a click in a list: manage.py delete_tenant, deliberate and audited.
         return False
 
     @admin.action(description="Suspend the selected tenants")

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import socket
 
 from django.db import connection
 from django.utils import timezone
 
+from audit.services import audit_record, command_actor_label, os_user
 from tenants.migrator import FleetResult
 from tenants.models import MigrationRun
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return str(os.getuid())
 
 
 def run_start(*, command: str, target: str = "", actor_label: str = "") -> MigrationRun | None:
@@ -28,10 +21,13 @@ def run_start(*, command: str, target: str = "", actor_label: str = "") -> Migra
     MigrationRun.objects.filter(outcome=MigrationRun.Outcome.RUNNING).update(
         outcome=MigrationRun.Outcome.INTERRUPTED, error="The process ended before the run finished."
     )
-    return MigrationRun.objects.create(
-        command=command[:500], target=target, os_user=_os_user(), actor_label=actor_label,
+    run = MigrationRun.objects.create(
+        command=command[:500], target=target, os_user=os_user(), actor_label=actor_label,
         host=socket.gethostname(), pid=os.getpid(),
     )
+    audit_record(action="migration.started", actor_label=command_actor_label("migrate_schemas"), target=run,
+                 details={"command": run.command, "target": target, "host": run.host, "pid": run.pid})
+    return run
 
 
 def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: str = "") -> None:
@@ -48,3 +44,19 @@ def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: s
     run.outcome = MigrationRun.Outcome.FAILED if failed else MigrationRun.Outcome.SUCCEEDED
     run.error = error[:2000]
     run.save()
+    failures = [
+        {"schema": outcome.schema_name, "migrations": outcome.migrations, "error": outcome.error}
+        for result in results for outcome in result.failed
+    ]
+    audit_record(
+        action="migration.failed" if failed else "migration.finished",
+        actor_label=command_actor_label("migrate_schemas"),
+        target=run,
+        outcome="failure" if failed else "success",
+        details={
+            "duration_ms": run.duration_ms, "schemas_total": run.schemas_total,
+            "schemas_migrated": run.schemas_migrated, "schemas_current": run.schemas_current,
+            "schemas_failed": run.schemas_failed, "error": run.error, "failures": failures,
+            "applied": [outcome.schema_name for result in results for outcome in result.migrated],
+        },
+    )

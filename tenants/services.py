@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -67,12 +68,20 @@ def tenant_create(
     of the owner account created for it. Creations run side by side, but never
     while a migration run changes the schemas (they share the migration lock).
     """
-    with transaction.atomic():
-        hold_shared_migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT)
-        return _tenant_create(
-            slug=slug, name=name, domain=domain, plan=plan, billing_email=billing_email,
-            admin_email=admin_email, actor=actor, actor_label=actor_label,
+    try:
+        with transaction.atomic():
+            hold_shared_migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT)
+            return _tenant_create(
+                slug=slug, name=name, domain=domain, plan=plan, billing_email=billing_email,
+                admin_email=admin_email, actor=actor, actor_label=actor_label,
+            )
+    except TenantError as exc:
+        # The attempt is rolled back; the refusal is still recorded, in a transaction of its own.
+        audit_record(
+            action="tenant.created", outcome="failure", actor=actor, actor_label=actor_label, independent=True,
+            details={"slug": slug, "domain": domain, "error": str(exc)},
         )
+        raise
 
 
 def _tenant_create(
@@ -197,6 +206,51 @@ def tenant_activate(*, tenant: Tenant, actor: User | None = None, actor_label: s
     tenant.save(update_fields=["status", "suspended_at", "updated_at"])
     audit_record(action="tenant.activated", tenant=tenant, actor=actor, actor_label=actor_label, target=tenant)
     return tenant
+
+
+# The fields an update may change; the slug and schema follow the tenant for life, the status has its services.
+UPDATABLE_FIELDS = (
+    "name", "plan", "subscription_status", "billing_email", "billing_customer_id", "trial_ends_at", "config",
+)
+
+
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, changes: dict[str, Any], actor: User | None = None, actor_label: str = "") -> Tenant:
+    """Change a tenant's name, billing fields or configuration, and record what changed."""
+    refused = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if refused:
+        raise TenantError(f"These tenant fields cannot be changed here: {', '.join(refused)}.")
+    locked = _lock_tenant(tenant)
+    changed = {field: value for field, value in changes.items() if getattr(locked, field) != value}
+    if not changed:
+        return locked
+    for field, value in changed.items():
+        setattr(locked, field, value)
+    locked.full_clean(exclude=["schema_name", "slug"])
+    locked.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        action="tenant.updated", tenant=locked, actor=actor, actor_label=actor_label, target=locked,
+        details={"fields": sorted(changed)},
+    )
+    return locked
+
+
+def tenant_delete(*, tenant: Tenant, actor: User | None = None, actor_label: str = "") -> None:
+    """Delete a tenant: its schema and all its data, its domains and its users. There is no undo."""
+    if tenant.is_public:
+        raise TenantError("The public tenant cannot be deleted.")
+    with transaction.atomic():
+        hold_shared_migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT)
+        locked = _lock_tenant(tenant)
+        users = list(User.objects.filter(tenant=locked).values_list("email", flat=True))
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema(locked.schema_name)} CASCADE")
+        User.objects.filter(tenant=locked).delete()
+        audit_record(
+            action="tenant.deleted", tenant=locked, actor=actor, actor_label=actor_label, target=locked,
+            details={"schema_name": locked.schema_name, "users_deleted": len(users)},
+        )
+        Tenant.objects.filter(pk=locked.pk).delete()  # domains go with it (CASCADE)
 
 
 def _lock_tenant(tenant: Tenant) -> Tenant:
