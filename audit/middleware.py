@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from audit.request_id import HEADER, end_request, request_id_from_header, start_request
+from audit.request_id import HEADER, request_id_from_header, start_request
 
 
 class RequestIdMiddleware:
@@ -18,14 +18,11 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_from_header(request.headers.get(HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
-        token = start_request(
+        start_request(
             request_id=request_id,
             ip_address=request.META.get("REMOTE_ADDR") or None,
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:1000],
         )
-        try:
-            response = self.get_response(request)
-        finally:
-            end_request(token)
+        response = self.get_response(request)
         response[HEADER] = request_id
         return response

@@ -1,15 +1,15 @@
 """What the current request is, for logs and audit entries: its id, client, tenant and user.
 
 Held in a context variable, so that code deep in a service (or a log filter)
-knows the request without being handed it, and nothing leaks between
-requests: the middleware restores the previous value when the request ends.
+knows the request without being handed it. Each request starts a new one and
+it is cleared when the response is closed, so nothing carries over.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 HEADER = "X-Request-ID"
@@ -46,13 +46,18 @@ def current_request_id() -> str:
     return _current.get().request_id
 
 
-def start_request(**fields: object) -> Token[RequestContext]:
-    """Begin a request's context; end_request(token) restores what was there before."""
-    return _current.set(RequestContext(**fields))  # type: ignore[arg-type]
+def start_request(**fields: object) -> None:
+    """Begin a request's context (replacing whatever an earlier request left)."""
+    _current.set(RequestContext(**fields))  # type: ignore[arg-type]
 
 
-def end_request(token: Token[RequestContext]) -> None:
-    _current.reset(token)
+def end_request(**kwargs: object) -> None:
+    """Forget the request once its response is closed (connected to request_finished).
+
+    Not at the end of the middleware: Django logs 4xx and 5xx responses after
+    the middleware chain returns, and those lines must carry the request id too.
+    """
+    _current.set(RequestContext())
 
 
 def note(**fields: object) -> None:

@@ -112,9 +112,6 @@ class ContextAdmin(TenantModelAdmin):
         for context in queryset:
             context_delete(context=context, actor=request.user)
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        return None  # versions are written by the services, never edited here
-
     @admin.action(description="Archive the selected contexts")
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[Context]) -> None:
         for context in queryset:
