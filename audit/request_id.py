@@ -7,6 +7,8 @@ it is cleared when the response is closed, so nothing carries over.
 
 from __future__ import annotations
 
+import getpass
+import os
 import re
 import uuid
 from contextvars import ContextVar
@@ -24,6 +26,25 @@ class RequestContext:
     user_agent: str = ""
     tenant_slug: str = ""
     user_id: int | None = None
+    command: str = ""  # "create_tenant by deploy" while a management command runs
+
+
+def os_user() -> str:
+    """The operating-system user running this process."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return str(os.getuid())
+
+
+def command_actor_label(command: str) -> str:
+    """Name the OS user running a management command, e.g. 'create_tenant by deploy'."""
+    return f"{command} by {os_user()}"
+
+
+def start_command(command: str) -> None:
+    """Mark this process as running a management command, so that what it records names it as the actor."""
+    _current.set(RequestContext(command=command_actor_label(command)))
 
 
 _current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import logging
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +25,6 @@ logger = logging.getLogger(__name__)
 # Keys whose values are never written to an entry, wherever they appear in its details.
 SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|api[_-]?key|authori[sz]ation|cookie|session|credential", re.I)
 REDACTED = "[redacted]"
-
-
-def os_user() -> str:
-    """The operating-system user running this process."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return str(os.getuid())
-
-
-def command_actor_label(command: str) -> str:
-    """Name the OS user running a management command, e.g. 'create_tenant by deploy'."""
-    return f"{command} by {os_user()}"
 
 
 def scrub(value: Any) -> Any:
@@ -68,13 +53,16 @@ def audit_record(
     rolled back leaves no entry. With independent=True (refusals and failures,
     whose own transaction is about to roll back) it is committed on its own.
     The actor is the user given, else a command when actor_label names one
-    (command_actor_label), else the signed-in user of the request, else the system.
+    (command_actor_label) or one is running (manage.py), else the signed-in
+    user of the request, else the system.
     """
     context = current_context()
     if actor is not None and actor.is_authenticated:
         actor_type, actor_id, label = AuditLog.ActorType.USER, actor.pk, actor.email
     elif actor_label:
         actor_type, actor_id, label = AuditLog.ActorType.COMMAND, None, actor_label
+    elif context.command:
+        actor_type, actor_id, label = AuditLog.ActorType.COMMAND, None, context.command
     elif context.user_id is not None:
         actor_type, actor_id, label = AuditLog.ActorType.USER, context.user_id, ""
     elif context.request_id:

@@ -8,7 +8,8 @@ import socket
 from django.db import connection
 from django.utils import timezone
 
-from audit.services import audit_record, command_actor_label, os_user
+from audit.request_id import command_actor_label, os_user
+from audit.services import audit_record
 from tenants.migrator import FleetResult
 from tenants.models import MigrationRun
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, OperationalError
 
-from audit.services import command_actor_label
+from audit.request_id import command_actor_label
 from tenants.errors import TenantError
 
 

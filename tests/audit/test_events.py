@@ -210,3 +210,13 @@ def test_an_entry_about_one_tenant_never_carries_another_tenants_id(acme, globex
         assert mine.count() == 1 and mine.get().tenant_id == tenant.pk
     assert not AuditLog.objects.exclude(tenant_id__in=[acme.pk, globex.pk]).filter(
         tenant_slug__in=["acme", "globex"]).exists()
+
+
+def test_a_user_created_by_a_management_command_names_the_command_and_os_user(committed):
+    from tests.conftest import run_manage
+
+    result = run_manage("createsuperuser", "--noinput", "--email", "root@platform.test",
+                        env={"DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+    assert result.returncode == 0, result.stderr
+    (entry,) = entries("user.created")
+    assert entry.actor_type == "command" and entry.actor_label.startswith("createsuperuser by ")
