@@ -96,11 +96,14 @@ def _take_on_default_connection(lock_sql: str, *, wait_seconds: float) -> None:
             raise _busy(wait_seconds, _describe_holder_elsewhere()) from None
 
 
-def hold_shared_migration_lock(*, wait_seconds: float) -> None:
+def hold_shared_migration_lock(
+    *, wait_seconds: float, then: tuple[str, list[object]] | None = None
+) -> tuple[object, ...] | None:
     """Take the lock shared until the current transaction ends (tenant creation); raise MigrationLockBusy.
 
-    One round trip: creation is meant to take milliseconds. Both values are
-    integers made here, so inlining them in the DO block is safe.
+    One round trip: creation is meant to take milliseconds. `then`, a query and
+    its parameters, runs after the lock in that same round trip, and its first
+    row is returned. The values inlined in the DO block are integers made here.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("hold_shared_migration_lock() needs a transaction")
@@ -110,9 +113,11 @@ def hold_shared_migration_lock(*, wait_seconds: float) -> None:
         f"PERFORM pg_advisory_xact_lock_shared({int(MIGRATION_LOCK_KEY)}); "
         "PERFORM set_config('lock_timeout', previous, true); END $$"
     )
+    query, params = then if then is not None else ("", None)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(take)
+            cursor.execute(f"{take};\n{query}" if query else take, params)
+            return cursor.fetchone() if query else None
     except OperationalError as exc:
         if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise

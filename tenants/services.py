@@ -70,7 +70,6 @@ def tenant_create(
     """
     try:
         with transaction.atomic():
-            hold_shared_migration_lock(wait_seconds=settings.MIGRATION_LOCK_WAIT)
             return _tenant_create(
                 slug=slug, name=name, domain=domain, plan=plan, billing_email=billing_email,
                 admin_email=admin_email, actor=actor, actor_label=actor_label,
@@ -101,7 +100,15 @@ def _tenant_create(
         raise TenantError("The tenant name is empty.")
     if plan not in Tenant.Plan.values:
         raise TenantError(f"Unknown plan {plan!r}; choose one of {', '.join(Tenant.Plan.values)}.")
-    slug_taken, domain_taken, schema_taken = _taken(slug=slug, domain=domain, schema_name=schema_name)
+    # The lock, and then whether the slug, the domain and the schema name are free, in one round trip.
+    slug_taken, domain_taken, schema_taken = hold_shared_migration_lock(  # type: ignore[misc]
+        wait_seconds=settings.MIGRATION_LOCK_WAIT,
+        then=(
+            "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = %s), EXISTS (SELECT 1 FROM domains WHERE domain = %s), "
+            "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
+            [slug, domain, schema_name],
+        ),
+    )
     if slug_taken:
         raise TenantExists(f"A tenant with the slug {slug!r} already exists.")
     if domain_taken:
@@ -110,8 +117,10 @@ def _tenant_create(
         raise TenantExists(f"A schema named {schema_name!r} already exists; it belongs to no tenant row.")
 
     try:
-        tenant = Tenant.objects.create(
-            slug=slug, name=name.strip(), schema_name=schema_name, plan=plan, billing_email=billing_email
+        # bulk_create skips TenantMixin.save(), whose case-insensitive uniqueness query repeats the check above
+        # (schema names are lowercase by construction; the unique constraints have the last word).
+        (tenant,) = Tenant.objects.bulk_create(
+            [Tenant(slug=slug, name=name.strip(), schema_name=schema_name, plan=plan, billing_email=billing_email)]
         )
         # bulk_create skips DomainMixin.save(), whose hunt for other primary domains a new tenant needs not.
         Domain.objects.bulk_create([Domain(tenant=tenant, domain=domain, is_primary=True)])
@@ -135,17 +144,6 @@ def _tenant_create(
         details={"schema_name": schema_name, "domain": domain, "plan": plan},
     )
     return tenant, password
-
-
-def _taken(*, slug: str, domain: str, schema_name: str) -> tuple[bool, bool, bool]:
-    """Whether the slug, the domain and the schema name are in use: one query (creation is on a hot path)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = %s), EXISTS (SELECT 1 FROM domains WHERE domain = %s), "
-            "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
-            [slug, domain, schema_name],
-        )
-        return cursor.fetchone()
 
 
 def build_tenant_schema(schema_name: str) -> None:
