@@ -4,6 +4,7 @@ from django_tenants.utils import tenant_context
 
 from contexts.models import Context
 from contexts.services import context_create
+from tenants.models import Tenant
 
 
 def test_a_row_written_in_one_tenant_is_invisible_from_another_with_the_orm(acme, globex):
@@ -98,3 +99,18 @@ def test_a_fleet_run_that_replays_sql_leaves_the_connection_on_public(make_tenan
     with tenant_context(make_tenant("hooli")):
         assert not Context.objects.exists()
     assert connection_is_on_public_only()
+
+
+def test_creating_a_tenant_from_inside_another_tenants_context_touches_neither_wrongly(acme):
+    from tenants.services import tenant_create
+    from tests.catalog import tables_in
+
+    with tenant_context(acme):
+        context_create(key="acme-only")
+        tenant_create(slug="globex", name="Globex")
+        assert connection.schema_name == "tenant_acme"
+        assert list(Context.objects.values_list("key", flat=True)) == ["acme-only"]
+    assert {"contexts", "django_migrations"} <= tables_in("tenant_globex")
+    with tenant_context(Tenant.objects.get(slug="globex")):
+        assert not Context.objects.exists()
+    assert not {"tenants", "audit_logs"} & tables_in("tenant_acme")
