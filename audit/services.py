@@ -72,8 +72,8 @@ def audit_record(
     entry = AuditLog(
         occurred_at=timezone.now(),
         action=action,
-        tenant_id=tenant.pk if tenant is not None else None,
-        tenant_slug=tenant.slug if tenant is not None else "",
+        tenant_id=getattr(tenant, "pk", None),
+        tenant_slug=getattr(tenant, "slug", "") or "",
         actor_type=actor_type,
         actor_id=actor_id,
         actor_label=label[:254],

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from tenants.selectors import connection_tenant
 from contexts.models import Context, ContextVersion
 
 # The fields a change may set; the rest are kept by the services.
@@ -41,7 +42,7 @@ def _record_version(context: Context, actor: Any) -> None:
 
 
 def _audit(action: str, context: Context, actor: Any, **details: Any) -> None:
-    audit_record(action=action, tenant=connection.tenant, actor=actor, target=context,
+    audit_record(action=action, tenant=connection_tenant(), actor=actor, target=context,
                  details={"key": context.key, "version": context.version, **details})
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from tenants.selectors import connection_tenant
 from contexts.models import Context, Summary
 
 # Retries wait RETRY_BASE, then twice that, and so on.
@@ -16,7 +17,7 @@ RETRY_BASE = dt.timedelta(seconds=30)
 
 
 def _audit(action: str, summary: Summary, actor: Any = None, outcome: str = "success", **details: Any) -> None:
-    audit_record(action=action, tenant=connection.tenant, actor=actor, target=summary, outcome=outcome,
+    audit_record(action=action, tenant=connection_tenant(), actor=actor, target=summary, outcome=outcome,
                  details={"context_id": summary.context_id, "context_version": summary.context_version, **details})
 
 

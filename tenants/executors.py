@@ -13,6 +13,7 @@ from django_tenants.utils import get_tenant_base_migrate_command_class
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun, MigrationRunSchema
+from tenants.errors import TenantError
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_mark, pool_schema_names
 from tenants.template import current_script, graph_fingerprint
@@ -42,11 +43,14 @@ class FleetExecutor(MigrationExecutor):
         if PUBLIC_SCHEMA in schema_names:
             schema_names.remove(PUBLIC_SCHEMA)
             self._migrate_public(context, graph)
-        pooled = [] if self.options.get("schema_name") else pool_schema_names()
-        schema_names += pooled  # pooled schemas are migrated with the tenants
+        # Pooled schemas go with the tenants: on the tenant call of a run over all of them only.
+        pooled = [] if self.options.get("schema_name") or PUBLIC_SCHEMA in (tenants or []) else pool_schema_names()
+        schema_names += pooled
+        app_label, migration_name = self.options.get("app_label"), self.options.get("migration_name")
+        target = graph.resolve_target(app_label, migration_name) if app_label else None
+        if PUBLIC_SCHEMA in (tenants or []) and not schema_names:
+            return  # the public call of a run; the tenant call follows
         if schema_names:
-            app_label, migration_name = self.options.get("app_label"), self.options.get("migration_name")
-            target = graph.resolve_target(app_label, migration_name) if app_label else None
             migrator = FleetMigrator(
                 graph=graph,
                 target=target,
@@ -57,12 +61,20 @@ class FleetExecutor(MigrationExecutor):
             )
             result = migrator.migrate(schema_names)
             context.results.append(result)
-            failed = {outcome.schema_name for outcome in result.failed}
+            not_done = {outcome.schema_name for outcome in result.failed} | set(result.skipped)
             # A pooled schema is claimable again only once it is at the code's migrations.
-            pool_mark([name for name in pooled if name not in failed],
+            pool_mark([name for name in pooled if name not in not_done],
                       fingerprint=graph_fingerprint(graph) if target is None else "")
-            if not result.failed and target is None:
-                current_script(graph)  # keep the tenant template in step with the code
+        if target is None and not self.options.get("schema_name"):
+            self._refresh_template(graph, context)
+
+    @staticmethod
+    def _refresh_template(graph: MigrationGraph, context: FleetContext) -> None:
+        """Keep the tenant template in step with the code, so that the next signup does no migrating."""
+        try:
+            current_script(graph)
+        except TenantError as exc:  # the run itself went well; creation will migrate instead
+            (context.write or sys.stdout.write)(f"The tenant template could not be built: {exc}")
 
     def run_multi_type_migrations(self, tenants: Any) -> None:
         raise NotImplementedError("The fleet executor does not support multi-type tenants.")
@@ -75,7 +87,13 @@ class FleetExecutor(MigrationExecutor):
         connection.set_schema_to_public()
         stdout = self.options.get("stdout") or sys.stdout
         migrate_command = get_tenant_base_migrate_command_class()(stdout=stdout, stderr=self.options.get("stderr"))
-        migrate_command.execute(*self.args, **self.options)
+        with connection.cursor() as cursor:  # as for tenants: never queue behind a long transaction
+            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{context.lock_timeout_ms}ms"])
+        try:
+            migrate_command.execute(*self.args, **self.options)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
         applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]
         if context.run is not None and done:

@@ -64,7 +64,11 @@ class FleetResult:
     total: int
     outcomes: list[SchemaOutcome] = field(default_factory=list)
     duration_s: float = 0.0
-    stopped_early: bool = False
+    skipped: list[str] = field(default_factory=list)  # left untouched by --fail-fast
+
+    @property
+    def stopped_early(self) -> bool:
+        return bool(self.skipped)
 
     @property
     def migrated(self) -> list[SchemaOutcome]:
@@ -76,7 +80,7 @@ class FleetResult:
 
     @property
     def current(self) -> int:
-        return self.total - len(self.outcomes)
+        return self.total - len(self.outcomes) - len(self.skipped)
 
 
 Reporter = Callable[[str, int, int, SchemaOutcome], None]
@@ -91,7 +95,8 @@ def _is_schema_only(operation: object) -> bool:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     message = lines[0] if lines else exc.__class__.__name__
-    if getattr(exc.__cause__, "pgcode", None) == LOCK_TIMEOUT_SQLSTATE:
+    # Django wraps the driver's error (pgcode on __cause__); a replay meets the driver's own.
+    if LOCK_TIMEOUT_SQLSTATE in (getattr(exc, "pgcode", None), getattr(exc.__cause__, "pgcode", None)):
         return f"lock timeout: {message} (a long transaction holds a table; retry later)"
     return f"{exc.__class__.__name__}: {message}"
 
@@ -147,10 +152,9 @@ class FleetMigrator:
                     if self.report is not None:
                         self.report(schema_name, index, len(work), outcome)
                     if outcome.failed and self.fail_fast:
-                        result.stopped_early = True
+                        result.skipped = [name for name, _ in work[index:]]
                         break
             finally:
-                connection.set_schema_to_public()
                 with connection.cursor() as cursor:
                     cursor.execute("RESET lock_timeout")
         result.duration_s = time.perf_counter() - started
@@ -251,6 +255,7 @@ class FleetMigrator:
         migration_plan = [(nodes[key], backwards) for key, backwards in plan]
         backwards = plan[0][1]
         names = [f"{app}.{name}" for (app, name), _ in plan]
+        previous = connection.tenant
         started = time.perf_counter()
         try:
             connection.set_schema(schema_name)
@@ -268,7 +273,7 @@ class FleetMigrator:
         except Exception as exc:  # noqa: BLE001 - one schema's failure must not stop the fleet
             return SchemaOutcome(schema_name, names, backwards, (time.perf_counter() - started) * 1000, _first_line(exc))
         finally:
-            connection.set_schema_to_public()
+            connection.set_tenant(previous)  # back where the caller was (public for a run)
         return SchemaOutcome(schema_name, names, backwards, (time.perf_counter() - started) * 1000)
 
     def _get_executor(self) -> MigrationExecutor:

@@ -6,6 +6,8 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -68,6 +70,13 @@ def tenant_create(
     of the owner account created for it. Creations run side by side, but never
     while a migration run changes the schemas (they share the migration lock).
     """
+    if not connection.in_atomic_block:
+        # Built outside the creation's transaction, where a non-atomic migration (CREATE INDEX
+        # CONCURRENTLY) can run; inside it, creation would have to migrate the schema instead.
+        try:
+            current_script()
+        except TemplateUnavailable:
+            pass
     try:
         with transaction.atomic():
             return _tenant_create(
@@ -100,6 +109,9 @@ def _tenant_create(
         raise TenantError("The tenant name is empty.")
     if plan not in Tenant.Plan.values:
         raise TenantError(f"Unknown plan {plan!r}; choose one of {', '.join(Tenant.Plan.values)}.")
+    for label, email in (("billing email", billing_email), ("admin email", admin_email)):
+        if email:
+            _validate_email(email, label)
     # The lock, and then whether the slug, the domain and the schema name are free, in one round trip.
     slug_taken, domain_taken, schema_taken = hold_shared_migration_lock(  # type: ignore[misc]
         wait_seconds=settings.MIGRATION_LOCK_WAIT,
@@ -164,6 +176,13 @@ def build_tenant_schema(schema_name: str) -> None:
     outcome = migrator.migrate_one(schema_name, state, migrator.plan_for(state))
     if outcome.failed:
         raise TenantError(f"Migrating the new schema {schema_name} failed: {outcome.error}")
+
+
+def _validate_email(email: str, label: str) -> None:
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise TenantError(f"The {label} {email!r} is not a valid email address.") from None
 
 
 def _conflict_error(exc: IntegrityError, *, slug: str, domain: str) -> TenantError:

@@ -8,15 +8,20 @@ migrate a fleet at the cost of the SQL, and to build the tenant template.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
 
-# Reads, and statements about transactions or the search path, change no schema.
-SKIPPED_PREFIXES = ("select", "savepoint", "release savepoint", "rollback to savepoint", "set ", "show ")
+# Statements that change nothing a replay must repeat: django-tenants' search_path, savepoints (the
+# replay has its own transaction), and Django's reads of the system catalogs (introspection). Anything
+# else is kept whole, even a string that starts with SET or SELECT (Django's "SET CONSTRAINTS …
+# IMMEDIATE; ALTER TABLE … DROP CONSTRAINT …" is one execute; RunSQL may call a function with SELECT).
+SAVEPOINT_COMMANDS = ("savepoint ", "release savepoint ", "rollback to savepoint ")
 MIGRATION_ROW_PREFIXES = ("insert into", "delete from", "update")
+CATALOG_READ = re.compile(r"^select\b[^;]*\b(pg_catalog|pg_[a-z_]+|information_schema)\b[^;]*$", re.S)
 
 
 class NotCapturable(RuntimeError):
@@ -24,7 +29,8 @@ class NotCapturable(RuntimeError):
 
 
 def _changes_schema(lowered: str) -> bool:
-    if lowered.startswith(SKIPPED_PREFIXES):
+    if ";" not in lowered and (lowered.startswith(("set search_path", *SAVEPOINT_COMMANDS))
+                               or CATALOG_READ.match(lowered)):
         return False
     # The django_migrations rows are written by whoever replays, with their own times.
     return not (lowered.startswith(MIGRATION_ROW_PREFIXES) and "django_migrations" in lowered)

@@ -21,15 +21,16 @@ import django
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from tenants.fleet import MigrationGraph, MigrationKey, SchemaState
+from tenants.fleet import MigrationGraph, SchemaState
 from tenants.models import TenantSchemaScript
+from tenants.errors import TenantError
 from tenants.naming import quote_schema
 from tenants.sql_capture import NotCapturable, capture_statements
 
 SCHEMA_PLACEHOLDER = "{{schema}}"
 
 
-class TemplateUnavailable(RuntimeError):
+class TemplateUnavailable(TenantError):
     """The migrations cannot be captured as a script (e.g. one cannot run in a transaction)."""
 
 
@@ -87,7 +88,7 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     """Run the tenant migrations on a scratch schema, capture their statements, and drop the scratch schema."""
     from tenants.migrator import FleetMigrator
 
-    scratch = f"tenant_template_{secrets.token_hex(4)}"
+    scratch = f"template_scratch_{secrets.token_hex(4)}"  # outside the tenant_ namespace: no tenant has it
     statements: list[str] = []
     migrator = FleetMigrator(graph=graph)
     state = SchemaState(scratch, has_table=False)
@@ -95,9 +96,9 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     if any(not graph.loader.graph.nodes[key].atomic for key, _ in plan) and connection.in_atomic_block:
         raise TemplateUnavailable("a non-atomic migration cannot be captured inside a transaction")
     sid = transaction.savepoint() if connection.in_atomic_block else None
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE SCHEMA {quote_schema(scratch)}")
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA {quote_schema(scratch)}")
         with capture_statements(statements):
             outcome = migrator.migrate_one(scratch, state, plan)
         if outcome.failed:
@@ -134,7 +135,3 @@ def replay_script(script: TenantSchemaScript, schema_name: str) -> None:
             )
             sql += f"INSERT INTO django_migrations (app, name, applied) VALUES {rows};\n"
         cursor.execute(sql)
-
-
-def migration_keys(script: TenantSchemaScript) -> list[MigrationKey]:
-    return [(app, name) for app, name in script.migrations]

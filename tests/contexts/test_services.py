@@ -68,3 +68,14 @@ def test_audit_entries_of_context_changes_name_the_tenant(in_acme):
     assert not Context.objects.exists()
     entries = AuditLog.objects.filter(action__startswith="context.")
     assert {(e.tenant_id, e.tenant_slug) for e in entries} == {(in_acme.pk, "acme")}
+
+
+def test_services_under_schema_context_record_the_real_tenant(acme):
+    from django_tenants.utils import schema_context
+
+    from contexts.summaries import summary_failed, summary_request
+
+    with schema_context("tenant_acme"):
+        context = context_create(key="from-a-job")
+        summary_failed(summary=summary_request(context=context), error="timeout")
+    assert {(e.tenant_id, e.tenant_slug) for e in AuditLog.objects.all()} == {(acme.pk, "acme")}

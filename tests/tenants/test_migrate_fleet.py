@@ -232,3 +232,24 @@ def test_a_data_migration_runs_in_each_schema_on_its_own_rows_and_is_never_repla
     for tenant in three_tenants:
         with tenant_context(tenant):
             assert list(Context.objects.values_list("title", flat=True)) == [f"{tenant.slug.upper()}-BRIEF"]
+
+
+def foreign_keys(schema: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                       "WHERE n.nspname = %s AND c.contype = 'f' ORDER BY 1", [schema])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_statements_that_start_with_set_are_replayed_whole_in_every_schema_and_the_template(three_tenants, settings):
+    before = foreign_keys("tenant_acme")
+    assert any(name.startswith("summaries_context_id") for name in before)
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.drop_fk"}
+
+    migrate("--tenant")
+
+    from tenants.services import tenant_create
+
+    tenant_create(slug="after", name="After")
+    for schema in ("tenant_acme", "tenant_globex", "tenant_initech", "tenant_after"):
+        assert not any(name.startswith("summaries_context_id") for name in foreign_keys(schema)), schema

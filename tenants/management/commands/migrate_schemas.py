@@ -49,7 +49,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         tenant_id = os.environ.get("TENANT_ID", "").strip()
         if tenant_id and not options.get("schema_name") and not options.get("shared"):
             options["schema_name"] = schema_name_of(tenant_id)
-        options["executor"] = options.get("executor") or os.environ.get("EXECUTOR") or FleetExecutor.codename
+        options["executor"] = options.get("executor") or os.environ.get("EXECUTOR") or default_executor(options)
         verbosity = int(options["verbosity"])
         context = FleetContext(
             fail_fast=options["fail_fast"],
@@ -97,6 +97,16 @@ class Command(ProjectCommand, MigrateSchemasCommand):
                     f"{len(result.failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
                     "only what is left will be applied."
                 )
+
+
+# Flags whose meaning is Django's migrate's own (show, check, or fake rather than apply): the fleet
+# executor only applies, so with these every schema goes through django-tenants' standard executor.
+DJANGO_MIGRATE_FLAGS = ("plan", "check_unapplied", "fake", "fake_initial", "prune", "run_syncdb")
+
+
+def default_executor(options: dict[str, Any]) -> str:
+    """The fleet executor, unless a flag asks for what only Django's own migrate does."""
+    return "standard" if any(options.get(flag) for flag in DJANGO_MIGRATE_FLAGS) else FleetExecutor.codename
 
 
 def command_line() -> str:

@@ -1,0 +1,19 @@
+"""Drop a foreign key's constraint: Django sends "SET CONSTRAINTS … IMMEDIATE; ALTER TABLE … DROP CONSTRAINT" as one."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("contexts", "0001_initial")]
+
+    operations = [
+        migrations.AlterField(
+            model_name="summary",
+            name="context",
+            field=models.ForeignKey(
+                db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name="summaries",
+                to="contexts.context",
+            ),
+        ),
+    ]
