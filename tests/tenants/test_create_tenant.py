@@ -178,3 +178,11 @@ def test_create_tenant_with_the_database_down_says_so_in_one_line():
     assert result.returncode == 1
     assert result.stderr.startswith("CommandError: Cannot reach the database:")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(("option", "label"), [("--admin-email", "admin email"), ("--billing-email", "billing email")])
+def test_create_tenant_refuses_a_malformed_email_in_one_line_and_leaves_nothing(public_tenant, option, label):
+    with pytest.raises(CommandError, match=f"The {label} 'not-an-email' is not a valid email address."):
+        create_tenant("--slug", "acme", "--name", "Acme", option, "not-an-email")
+    assert not Tenant.objects.filter(slug="acme").exists()
+    assert "tenant_acme" not in schema_names()

@@ -1,6 +1,7 @@
 """migrate_schemas across many tenants: skip what is current, isolate failures, resume, roll back, one run at a time."""
 
 import re
+from contextlib import nullcontext
 from io import StringIO
 
 import pytest
@@ -253,3 +254,55 @@ def test_statements_that_start_with_set_are_replayed_whole_in_every_schema_and_t
     tenant_create(slug="after", name="After")
     for schema in ("tenant_acme", "tenant_globex", "tenant_initech", "tenant_after"):
         assert not any(name.startswith("summaries_context_id") for name in foreign_keys(schema)), schema
+
+
+@pytest.mark.parametrize("flag", ["--plan", "--check"])
+def test_flags_that_only_look_never_apply_tenant_migrations(committed, settings, flag):
+    # Committed: django-tenants' standard executor, which these flags need, holds the lock on a connection of
+    # its own, and would wait for the shared lock of a creation still open in the test's transaction.
+    from tenants.services import tenant_create
+
+    for slug in ("acme", "globex", "initech"):
+        tenant_create(slug=slug, name=slug)
+    settings.MIGRATION_MODULES = ADD_FIELD
+    with pytest.raises(SystemExit) if flag == "--check" else nullcontext():
+        call_command("migrate_schemas", "--tenant", flag, stdout=StringIO(), stderr=StringIO())
+    assert all(applied(s) == ["0001_initial"] for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
+
+
+def test_fail_fast_leaves_the_pooled_schemas_it_never_reached_unclaimable(three_tenants, settings):
+    from tenants.models import PooledSchema
+    from tenants.pool import pool_provision
+
+    pool_provision(count=1)
+    give_two_contexts_one_title(three_tenants[0])
+    settings.MIGRATION_MODULES = UNIQUE_TITLE
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("migrate_schemas", "--fail-fast", stdout=out, stderr=StringIO())
+
+    assert "Migrated 0 schema(s), 0 already current, 1 failed" in out.getvalue()
+    pooled = PooledSchema.objects.get()
+    assert applied(pooled.schema_name) == ["0001_initial"]
+    from tenants.template import code_fingerprint
+
+    assert pooled.fingerprint != code_fingerprint()  # behind the code, so never claimed
+
+
+def test_the_migrator_hands_the_connection_back_on_the_callers_tenant(three_tenants):
+    from tenants.fleet import SchemaState
+    from tenants.migrator import FleetMigrator
+
+    acme, globex, _ = three_tenants
+    migrator = FleetMigrator()
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "tenant_scratch"')
+    with tenant_context(acme):
+        state = SchemaState("tenant_scratch", has_table=False)
+        assert not migrator.migrate_one("tenant_scratch", state, migrator.plan_for(state)).failed
+        assert connection.schema_name == "tenant_acme"
+        context_create(key="still-in-acme")
+    with tenant_context(globex):
+        from contexts.models import Context
+
+        assert not Context.objects.filter(key="still-in-acme").exists()

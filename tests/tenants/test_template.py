@@ -109,3 +109,12 @@ def test_two_concurrent_creations_of_one_slug_give_one_tenant_and_one_clear_refu
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'tenant\\_%%'")
         assert cursor.fetchone()[0] == 1
+
+
+def test_a_non_atomic_migration_does_not_stop_tenant_creation(committed, settings):
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.concurrent_index"}
+    tenant_create(slug="acme", name="Acme")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'tenant_acme' AND indexname = 'contexts_title_idx'")
+        assert cursor.fetchone() == ("contexts_title_idx",)
+    assert catalog("tenant_acme")["migrations"] == [("contexts", "0001_initial"), ("contexts", "0002_context_title_index")]

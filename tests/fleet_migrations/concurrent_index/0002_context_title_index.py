@@ -1,0 +1,14 @@
+"""The README's safe index: CREATE INDEX CONCURRENTLY, which cannot run in a transaction."""
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [("contexts", "0001_initial")]
+
+    operations = [
+        AddIndexConcurrently(model_name="context", index=models.Index(fields=["title"], name="contexts_title_idx")),
+    ]
