@@ -83,3 +83,20 @@ def test_a_dry_run_counts_and_deletes_nothing(db):
 def test_prune_refuses_an_age_that_is_not_days(db, age):
     with pytest.raises(CommandError, match="is not an age in days"):
         prune(f"--older-than={age}")
+
+
+def test_prune_refuses_a_cut_younger_than_thirty_days(db):
+    with pytest.raises(CommandError, match="'29d' is too young: entries are kept at least 30 days"):
+        prune("--older-than", "29d")
+
+
+def test_even_with_the_guard_lifted_the_database_keeps_entries_younger_than_thirty_days(db):
+    old, young = entry_aged(31), entry_aged(29)
+    with connection.cursor() as cursor:
+        with transaction.atomic():
+            cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+            cursor.execute("DELETE FROM audit_logs WHERE id = %s", [old.pk])
+        with pytest.raises(InternalError, match="append-only: DELETE is refused"), transaction.atomic():
+            cursor.execute("SET LOCAL audit.allow_prune = 'on'")
+            cursor.execute("DELETE FROM audit_logs WHERE id = %s", [young.pk])
+    assert not AuditLog.objects.filter(pk=old.pk).exists() and AuditLog.objects.filter(pk=young.pk).exists()
