@@ -70,7 +70,7 @@ def describe_holder(cursor: psycopg2.extensions.cursor) -> str:
 def _busy(wait_seconds: float, holder: str) -> MigrationLockBusy:
     return MigrationLockBusy(
         f"Another migration run holds the lock: {holder}. Waited {wait_seconds:g} s; "
-        "try again when it is done, or raise --lock-wait."
+        "try again when it is done (the wait is --lock-wait of migrate_schemas, or MIGRATION_LOCK_WAIT)."
     )
 
 

@@ -53,3 +53,19 @@ class ProjectCommand(BaseCommand):
     def actor_label(self) -> str:
         """How audit entries name whoever runs this command."""
         return command_actor_label(self.__module__.rsplit(".", 1)[-1])
+
+
+class ReplacedCommand(BaseCommand):
+    """A django-tenants command that would bypass this project's rules (validation, the lock, the audit log)."""
+
+    instead = ""
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("args", nargs="*", help="Ignored.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        raise CommandError(f"This project does not use django-tenants' {self.name}: {self.instead}")
+
+    @property
+    def name(self) -> str:
+        return self.__module__.rsplit(".", 1)[-1]

@@ -184,3 +184,16 @@ def test_the_tenant_list_shows_each_tenants_migration_state_and_filters_the_behi
     with CaptureQueriesContext(connection) as more_queries:
         client.get("/admin/tenants/tenant/")
     assert len(more_queries.captured_queries) == len(queries.captured_queries)
+
+
+def test_a_creation_refused_only_at_creation_time_comes_back_as_a_message(public_tenant, settings):
+    from tenants.migration_lock import migration_lock
+
+    client = signed_in_client("localhost", tenant=None)
+    settings.MIGRATION_LOCK_WAIT = 0.1
+    with migration_lock(wait_seconds=1, dedicated_connection=True):
+        response = client.post("/admin/tenants/tenant/add/", {"slug": "initech", "name": "Initech", "domain": "",
+                                                             "plan": "free", "billing_email": ""}, follow=True)
+    assert response.status_code == 200
+    assert "Another migration run holds the lock" in response.content.decode()
+    assert not Tenant.objects.filter(slug="initech").exists() and "tenant_initech" not in schema_names()

@@ -32,3 +32,16 @@ def test_a_server_that_does_not_answer_is_called_unreachable():
     message = str(as_command_error(error))
     assert message.startswith("Cannot reach the database: connection to server at \"127.0.0.1\", port 1 failed")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("command", "instead"),
+    [("create_domain", "platform admin"), ("delete_domain", "platform admin"), ("rename_schema", "never changes"),
+     ("clone_tenant", "create_tenant"), ("create_tenant_superuser", "createsuperuser")],
+)
+def test_django_tenants_commands_that_would_bypass_the_rules_refuse_and_say_what_to_use(command, instead):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=f"does not use django-tenants' {command}: .*{instead}"):
+        call_command(command)
