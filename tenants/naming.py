@@ -12,7 +12,7 @@ from tenants.errors import InvalidDomain, InvalidSlug
 
 PUBLIC_SCHEMA = "public"
 SCHEMA_PREFIX = "tenant_"
-# The schema that new tenants are built from (see the migration engine).
+# The name sqlmigrate renders tenant apps on when no tenant exists yet (slug "template" is reserved for it).
 TEMPLATE_SCHEMA = f"{SCHEMA_PREFIX}template"
 MAX_SCHEMA_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 MAX_SLUG_LENGTH = MAX_SCHEMA_NAME_BYTES - len(SCHEMA_PREFIX)

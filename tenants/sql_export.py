@@ -15,7 +15,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from tenants.naming import schema_name_for
+from tenants.naming import quote_schema, schema_name_for
 from tenants.template import SCHEMA_PLACEHOLDER, current_script
 
 BASE_FILE = "001_create_base_schema.sql"
@@ -86,7 +86,7 @@ def tenant_schema_sql(*, slug: str | None = None) -> str:
     """One tenant schema: with slug, for that tenant; without, for `psql -v schema=tenant_<slug>`."""
     script = current_script()
     if slug is not None:
-        schema = f'"{schema_name_for(slug)}"'  # validates the slug; the name is then safe to quote
+        schema = quote_schema(schema_name_for(slug))  # validates the slug first
         usage = f"-- Builds the schema of tenant {slug!r}:  manage.py export_sql --tenant {slug} | psql\n"
     else:
         schema = ':"schema"'
