@@ -11,7 +11,7 @@ PORT ?= 8000
 # `make run` is a development server: DEBUG on unless you say otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint-migrations migrate clean-db
+.PHONY: install run test lint lint-migrations migrate clean-db
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: migrate
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Unused or undefined names, import order (pyproject.toml).
+lint: install
+	$(PY) -m ruff check .
 
 # Fail on a model change that has no migration, and on a migration that locks or
 # rewrites a table with rows unless it is marked reviewed (README, "Writing a migration").

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from tenants.selectors import connection_tenant
 from contexts.models import Context, ContextVersion
+from tenants.selectors import connection_tenant
 
 # The fields a change may set; the rest are kept by the services.
 EDITABLE_FIELDS = ("title", "content", "tags", "metadata", "expires_at")

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from tenants.selectors import connection_tenant
 from contexts.models import Context, Summary
+from tenants.selectors import connection_tenant
 
 # Retries wait RETRY_BASE, then twice that, and so on.
 RETRY_BASE = dt.timedelta(seconds=30)

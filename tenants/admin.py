@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from audit.services import audit_record
-
 from tenants.admin_sites import platform_admin_site
 from tenants.errors import TenantError
 from tenants.models import Domain, Tenant, User, UserIdentity

@@ -10,10 +10,10 @@ from django.db import connection
 from django_tenants.migration_executors.base import MigrationExecutor
 from django_tenants.utils import get_tenant_base_migrate_command_class
 
+from tenants.errors import TenantError
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun, MigrationRunSchema
-from tenants.errors import TenantError
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_mark, pool_schema_names
 from tenants.template import current_script, graph_fingerprint

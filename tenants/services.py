@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
-from tenants.models import Domain, Tenant, User
 from tenants.fleet import MigrationGraph, SchemaState
 from tenants.migration_lock import hold_shared_migration_lock
 from tenants.migrator import FleetMigrator
+from tenants.models import Domain, Tenant, User
 from tenants.naming import PUBLIC_SCHEMA, quote_schema, schema_name_for, validate_domain
 from tenants.pool import pool_claim
 from tenants.template import TemplateUnavailable, current_script, replay_script

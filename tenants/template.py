@@ -21,9 +21,9 @@ import django
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from tenants.errors import TenantError
 from tenants.fleet import MigrationGraph, SchemaState
 from tenants.models import TenantSchemaScript
-from tenants.errors import TenantError
 from tenants.naming import quote_schema
 from tenants.sql_capture import NotCapturable, capture_statements
 

@@ -10,7 +10,6 @@ from django.db import DatabaseError, OperationalError
 from audit.request_id import command_actor_label
 from tenants.errors import TenantError
 
-
 # What to do about the refusals an operator meets most.
 SQLSTATE_HINTS = {
     "42501": " (the database role lacks a privilege: creating tenants needs CREATE on the database)",

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from audit.models import AuditLog
 from audit.services import audit_record
 from contexts.models import Context
-from contexts.services import context_create, context_delete, context_set_archived, context_update
+from contexts.services import context_create
 from contexts.summaries import summary_failed, summary_request, summary_succeeded
 from tenants.errors import TenantError
 from tenants.models import Tenant, User
@@ -182,7 +182,8 @@ def test_summaries_requested_succeeded_and_failed_are_recorded(acme):
 def test_migration_runs_are_recorded_with_per_schema_outcomes(make_tenant, settings):
     from django.core.management.base import CommandError
 
-    acme, globex = make_tenant("acme"), make_tenant("globex")
+    make_tenant("acme")
+    globex = make_tenant("globex")
     with tenant_context(globex):
         context_create(key="a", title="Same title")
         context_create(key="b", title="Same title")

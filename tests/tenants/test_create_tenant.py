@@ -7,8 +7,8 @@ from django.db import connection
 
 from audit.models import AuditLog
 from tenants.models import Domain, Tenant, User
-from tests.conftest import run_manage, schema_names
 from tests.catalog import tables_in
+from tests.conftest import run_manage, schema_names
 
 
 def create_tenant(*args: str) -> str:

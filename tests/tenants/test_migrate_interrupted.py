@@ -12,12 +12,8 @@ from django.db import connection
 
 from tenants.models import MigrationRun
 from tenants.services import tenant_create
-from tests.conftest import PROJECT_DIR, child_database_url, run_manage
 from tests.catalog import applied, tables_in
-
-
-
-
+from tests.conftest import PROJECT_DIR, child_database_url, run_manage
 
 
 def other_connection() -> psycopg2.extensions.connection:

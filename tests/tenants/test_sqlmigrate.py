@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from tests.conftest import run_manage, schema_names
 from tests.catalog import tables_in
+from tests.conftest import run_manage, schema_names
 
 UNSAFE = {"contexts": "tests.lint_migrations.unsafe"}
 

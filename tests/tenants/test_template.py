@@ -3,7 +3,6 @@
 import threading
 from io import StringIO
 
-import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
@@ -15,6 +14,7 @@ from tenants.naming import quote_schema
 from tenants.services import tenant_create
 from tenants.template import graph_fingerprint
 from tests.catalog import CATALOG_QUERIES, catalog
+
 
 def migrate_from_zero(schema: str) -> None:
     """Build a schema the slow, sure way: every tenant migration through Django."""
