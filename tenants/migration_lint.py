@@ -13,7 +13,9 @@ table with rows for as long as PostgreSQL scans or rewrites it:
 - every index statement after a migration's first: its CREATE INDEX checks stop there
   (and take a `USING gin` or partial index's table for another one).
 
-ProjectPostgresqlAnalyser adds the first two and reads every index statement. The linter
+ProjectPostgresqlAnalyser adds the first two and reads every index statement. It also
+refuses CREATE EXTENSION, which a tenant migration would install in one tenant's schema
+(create extensions once in public; mark a shared app's migration that does so reviewed). The linter
 picks its analyser by name from its registry (the `sql_analyser` option);
 register_sql_analyser() puts this one there. This module is for development and CI only.
 """
@@ -72,6 +74,9 @@ VOLATILE_DEFAULT = re.compile(
 # REFERENCES is all NULL, so PostgreSQL skips that check; its index is CREATE_INDEX's.
 SCANNING_CONSTRAINT = re.compile(r"\bCHECK\s*\(|\bFOREIGN\s+KEY\b", re.IGNORECASE)
 NOT_VALID = re.compile(r"\bNOT\s+VALID\b", re.IGNORECASE)
+# A tenant app's migration runs with the tenant schema first on the search path, so an extension it
+# creates lands in that one tenant's schema (and dropping that tenant would take it from all others).
+CREATE_EXTENSION = re.compile(r"\s*CREATE\s+EXTENSION\b", re.IGNORECASE)
 
 
 def table_key(name: str) -> str:
@@ -101,6 +106,11 @@ def adds_constraint_without_not_valid(sql_statements: list[str], **kwargs: objec
         SCANNING_CONSTRAINT.search(alter["actions"]) and not NOT_VALID.search(alter["actions"])
         for alter in on_existing_tables(sql_statements, ALTER_TABLE)
     )
+
+
+def creates_extension(sql_statements: list[str], **kwargs: object) -> bool:
+    """Return whether the migration creates an extension."""
+    return any(CREATE_EXTENSION.match(sql) for sql in sql_statements)
 
 
 def creates_index_on_existing_table(
@@ -145,6 +155,13 @@ class ProjectPostgresqlAnalyser(PostgresqlAnalyser):
             code="VOLATILE_DEFAULT",
             fn=adds_column_with_volatile_default,
             message="ADD COLUMN with a volatile default rewrites table",
+            mode=CheckMode.TRANSACTION,
+            type=CheckType.ERROR,
+        ),
+        Check(
+            code="CREATE_EXTENSION",
+            fn=creates_extension,
+            message="CREATE EXTENSION belongs in public, once: in a tenant migration it lands in a tenant schema",
             mode=CheckMode.TRANSACTION,
             type=CheckType.ERROR,
         ),

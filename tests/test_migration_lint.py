@@ -124,6 +124,11 @@ NEW_TABLES_FOREIGN_KEY = (
             id="constraints of a table the migration creates",
         ),
         pytest.param(
+            ['CREATE EXTENSION IF NOT EXISTS "pg_trgm";'],
+            ["CREATE_EXTENSION"],
+            id="an extension, which a tenant migration would put in one tenant's schema",
+        ),
+        pytest.param(
             ["alter table contexts add column seen_at timestamptz default clock_timestamp();"],
             ["VOLATILE_DEFAULT"],
             id="hand-written volatile default",
