@@ -62,11 +62,6 @@ def current_context() -> RequestContext:
     return _current.get()
 
 
-def current_request_id() -> str:
-    """Return the id of the request being served, or '' outside a request."""
-    return _current.get().request_id
-
-
 def start_request(**fields: object) -> None:
     """Begin a request's context (replacing whatever an earlier request left)."""
     _current.set(RequestContext(**fields))  # type: ignore[arg-type]

@@ -1,6 +1,14 @@
 """The domain's exceptions: each carries a message fit for a person."""
 
 
+def first_line(exc: BaseException) -> str:
+    """Return the first non-empty line of an exception's message (its class name if it has none)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return exc.__class__.__name__
+
+
 class TenantError(ValueError):
     """A tenant operation was refused; nothing was changed."""
 

@@ -83,17 +83,12 @@ def _take_on_default_connection(lock_sql: str, *, wait_seconds: float) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('lock_timeout')")
         (previous,) = cursor.fetchone()
-        try:
-            # A savepoint (or a transaction of its own): a timeout leaves the caller's transaction usable.
-            with transaction.atomic():
-                # lock_timeout bounds the wait for an advisory lock too: no polling.
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_milliseconds(wait_seconds)])
-                cursor.execute(lock_sql, [MIGRATION_LOCK_KEY])
-                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
-        except OperationalError as exc:
-            if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
-                raise
-            raise _busy(wait_seconds, _describe_holder_elsewhere()) from None
+        # A savepoint (or a transaction of its own): a timeout leaves the caller's transaction usable.
+        with _busy_if_timed_out(wait_seconds), transaction.atomic():
+            # lock_timeout bounds the wait for an advisory lock too: no polling.
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [_milliseconds(wait_seconds)])
+            cursor.execute(lock_sql, [MIGRATION_LOCK_KEY])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def hold_shared_migration_lock(
@@ -114,10 +109,16 @@ def hold_shared_migration_lock(
         "PERFORM set_config('lock_timeout', previous, true); END $$"
     )
     query, params = then if then is not None else ("", None)
+    with _busy_if_timed_out(wait_seconds), connection.cursor() as cursor:
+        cursor.execute(f"{take};\n{query}" if query else take, params)
+        return cursor.fetchone() if query else None
+
+
+@contextmanager
+def _busy_if_timed_out(wait_seconds: float) -> Iterator[None]:
+    """Turn the default connection's lock timeout into MigrationLockBusy, naming who holds the lock."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"{take};\n{query}" if query else take, params)
-            return cursor.fetchone() if query else None
+        yield
     except OperationalError as exc:
         if getattr(exc.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise

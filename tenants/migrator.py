@@ -24,6 +24,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from tenants.errors import first_line
 from tenants.fleet import MigrationGraph, MigrationKey, SchemaState, read_fleet_state
 from tenants.models import MigrationRun, MigrationRunSchema
 from tenants.naming import quote_schema
@@ -93,8 +94,7 @@ def _is_schema_only(operation: object) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    message = lines[0] if lines else exc.__class__.__name__
+    message = first_line(exc)
     # Django wraps the driver's error (pgcode on __cause__); a replay meets the driver's own.
     if LOCK_TIMEOUT_SQLSTATE in (getattr(exc, "pgcode", None), getattr(exc.__cause__, "pgcode", None)):
         return f"lock timeout: {message} (a long transaction holds a table; retry later)"

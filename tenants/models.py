@@ -201,10 +201,6 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
-    @property
-    def is_platform_user(self) -> bool:
-        return self.tenant_id is None
-
 
 class UserIdentity(models.Model):
     """A single sign-on identity (provider, subject) linked to a user."""

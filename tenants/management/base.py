@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, OperationalError
 
 from audit.request_id import command_actor_label
-from tenants.errors import TenantError
+from tenants.errors import TenantError, first_line
 
 # What to do about the refusals an operator meets most.
 SQLSTATE_HINTS = {
@@ -16,14 +16,6 @@ SQLSTATE_HINTS = {
     "42P01": " (a table is missing: run manage.py migrate_schemas)",
     "3F000": " (a schema is missing: see migrate_schemas --schema in the README)",
 }
-
-
-def first_line(exc: BaseException) -> str:
-    """Return the first non-empty line of an exception's message."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return exc.__class__.__name__
 
 
 def as_command_error(exc: BaseException) -> CommandError:
