@@ -7,19 +7,24 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 
+class AuditActorType(models.TextChoices):
+    USER = "user", "User"
+    SYSTEM = "system", "System"
+    COMMAND = "command", "Command"
+    ANONYMOUS = "anonymous", "Anonymous"
+
+
+class AuditOutcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
 class AuditLog(models.Model):
     """One significant action or security event. Rows are never changed."""
 
-    class ActorType(models.TextChoices):
-        USER = "user", "User"
-        SYSTEM = "system", "System"
-        COMMAND = "command", "Command"
-        ANONYMOUS = "anonymous", "Anonymous"
-
-    class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        FAILURE = "failure", "Failure"
-        DENIED = "denied", "Denied"
+    ActorType = AuditActorType
+    Outcome = AuditOutcome
 
     id = models.BigAutoField(primary_key=True)
     occurred_at = models.DateTimeField(db_default=Now())
@@ -50,10 +55,10 @@ class AuditLog(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="audit_logs_actor_type_valid",
-                condition=Q(actor_type__in=["user", "system", "command", "anonymous"]),
+                condition=Q(actor_type__in=AuditActorType.values),
             ),
             models.CheckConstraint(
-                name="audit_logs_outcome_valid", condition=Q(outcome__in=["success", "failure", "denied"])
+                name="audit_logs_outcome_valid", condition=Q(outcome__in=AuditOutcome.values)
             ),
         ]
 

@@ -80,14 +80,17 @@ class ContextVersion(models.Model):
         return f"{self.context_id} v{self.version}"
 
 
+class SummaryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
 class Summary(models.Model):
     """An AI-generated summary of one version of a context, and how it was made."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+    Status = SummaryStatus
 
     context = models.ForeignKey(Context, on_delete=models.CASCADE, related_name="summaries")
     context_version = models.PositiveIntegerField(help_text="The context version this summarises.")
@@ -118,7 +121,7 @@ class Summary(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                name="summaries_status_valid", condition=Q(status__in=["pending", "running", "succeeded", "failed"])
+                name="summaries_status_valid", condition=Q(status__in=SummaryStatus.values)
             ),
             models.CheckConstraint(name="summaries_max_attempts_positive", condition=Q(max_attempts__gte=1)),
             models.CheckConstraint(

@@ -11,32 +11,39 @@ from django.db.models.functions import Concat, Replace
 from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
-from tenants.naming import PUBLIC_SCHEMA, SCHEMA_PREFIX
+from tenants.naming import MAX_SLUG_LENGTH, PUBLIC_SCHEMA, SCHEMA_PREFIX, SLUG_REGEX
 
-# The slug rule of tenants.naming.SLUG_PATTERN, for the database's own check.
-SLUG_REGEX_SQL = r"^[a-z]([a-z0-9]|-(?=[a-z0-9]))*$"
+# Choice lists live at module level so that each model's check constraints, in its Meta,
+# are built from the same definition as its fields (a class body's names are not visible in Meta).
+
+
+class TenantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class TenantPlan(models.TextChoices):
+    FREE = "free", "Free"
+    TEAM = "team", "Team"
+    ENTERPRISE = "enterprise", "Enterprise"
+
+
+class SubscriptionStatus(models.TextChoices):
+    NONE = "none", "None"
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"
+    CANCELED = "canceled", "Canceled"
 
 
 class Tenant(TenantMixin):
     """A customer: one row here, one PostgreSQL schema of its own."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
+    Status = TenantStatus
+    Plan = TenantPlan
+    SubscriptionStatus = SubscriptionStatus
 
-    class Plan(models.TextChoices):
-        FREE = "free", "Free"
-        TEAM = "team", "Team"
-        ENTERPRISE = "enterprise", "Enterprise"
-
-    class SubscriptionStatus(models.TextChoices):
-        NONE = "none", "None"
-        TRIALING = "trialing", "Trialing"
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due"
-        CANCELED = "canceled", "Canceled"
-
-    slug = models.CharField(max_length=56, unique=True)
+    slug = models.CharField(max_length=MAX_SLUG_LENGTH, unique=True)
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     plan = models.CharField(max_length=16, choices=Plan.choices, default=Plan.FREE)
@@ -60,22 +67,17 @@ class Tenant(TenantMixin):
         db_table = "tenants"
         ordering = ["slug"]
         constraints = [
+            models.CheckConstraint(name="tenants_status_valid", condition=Q(status__in=TenantStatus.values)),
+            models.CheckConstraint(name="tenants_plan_valid", condition=Q(plan__in=TenantPlan.values)),
             models.CheckConstraint(
-                name="tenants_status_valid", condition=Q(status__in=["active", "suspended"])
-            ),
-            models.CheckConstraint(
-                name="tenants_plan_valid", condition=Q(plan__in=["free", "team", "enterprise"])
-            ),
-            models.CheckConstraint(
-                name="tenants_subscription_status_valid",
-                condition=Q(subscription_status__in=["none", "trialing", "active", "past_due", "canceled"]),
+                name="tenants_subscription_status_valid", condition=Q(subscription_status__in=SubscriptionStatus.values)
             ),
             # The schema name is derived from the slug, and the database holds it to that.
             models.CheckConstraint(
                 name="tenants_schema_matches_slug",
                 condition=Q(schema_name=PUBLIC_SCHEMA, slug=PUBLIC_SCHEMA)
                 | (
-                    Q(slug__regex=SLUG_REGEX_SQL)
+                    Q(slug__regex=f"^{SLUG_REGEX}$")
                     & Q(schema_name=Concat(Value(SCHEMA_PREFIX), Replace(F("slug"), Value("-"), Value("_"))))
                 ),
             ),
@@ -145,13 +147,16 @@ class UserManager(BaseUserManager["User"]):
         return self._create_user(email, password, **fields)
 
 
+class UserRole(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A person who signs in: a member of one tenant, or platform staff (no tenant)."""
 
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        MEMBER = "member", "Member"
+    Role = UserRole
 
     # Roles that may use the tenant's admin.
     ADMIN_ROLES: ClassVar[frozenset[str]] = frozenset({Role.OWNER, Role.ADMIN})
@@ -185,7 +190,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 name="users_role_matches_tenant",
                 condition=Q(tenant__isnull=True, role="")
-                | Q(tenant__isnull=False, role__in=["owner", "admin", "member"]),
+                | Q(tenant__isnull=False, role__in=UserRole.values),
             ),
             # Only platform staff can be superusers or staff.
             models.CheckConstraint(
@@ -220,14 +225,17 @@ class UserIdentity(models.Model):
         return f"{self.provider}:{self.subject}"
 
 
+class MigrationRunOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
 class MigrationRun(models.Model):
     """One run of the migration engine: who, where, when, what and how it ended."""
 
-    class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        INTERRUPTED = "interrupted", "Interrupted"
+    Outcome = MigrationRunOutcome
 
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -251,7 +259,7 @@ class MigrationRun(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="migration_runs_outcome_valid",
-                condition=Q(outcome__in=["running", "succeeded", "failed", "interrupted"]),
+                condition=Q(outcome__in=MigrationRunOutcome.values),
             ),
         ]
 
@@ -265,12 +273,15 @@ class MigrationRun(models.Model):
         return int((self.finished_at - self.started_at).total_seconds() * 1000)
 
 
+class MigrationRunSchemaOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Failed"
+
+
 class MigrationRunSchema(models.Model):
     """What one run did to one schema."""
 
-    class Outcome(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
+    Outcome = MigrationRunSchemaOutcome
 
     run = models.ForeignKey(MigrationRun, on_delete=models.CASCADE, related_name="schemas")
     schema_name = models.CharField(max_length=63)
@@ -287,7 +298,7 @@ class MigrationRunSchema(models.Model):
         indexes = [models.Index(fields=["schema_name", "-finished_at"], name="run_schemas_schema_idx")]
         constraints = [
             models.CheckConstraint(
-                name="migration_run_schemas_outcome_valid", condition=Q(outcome__in=["applied", "failed"])
+                name="migration_run_schemas_outcome_valid", condition=Q(outcome__in=MigrationRunSchemaOutcome.values)
             ),
         ]
 

@@ -19,7 +19,10 @@ MAX_SLUG_LENGTH = MAX_SCHEMA_NAME_BYTES - len(SCHEMA_PREFIX)
 
 # Lowercase letters, digits and single hyphens; a letter first, no hyphen last.
 # The same shape is a valid DNS label, so <slug>.<BASE_DOMAIN> is a valid host.
-SLUG_PATTERN = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")
+# Written in the syntax Python's re and PostgreSQL's regular expressions share:
+# the tenants table's check constraint is built from this same string.
+SLUG_REGEX = r"[a-z]([a-z0-9]|-(?=[a-z0-9]))*"
+SLUG_PATTERN = re.compile(SLUG_REGEX)
 RESERVED_SLUGS = frozenset({"public", "information_schema", "template", "www"})
 RESERVED_PREFIXES = ("pg-", "pg_")
 
@@ -54,15 +57,36 @@ def schema_name_for(slug: str) -> str:
 
 
 def validate_domain(domain: str) -> str:
-    """Return the domain if it is a valid lowercase host name; raise InvalidDomain if not."""
-    if not isinstance(domain, str) or domain == "":
+    """Return the domain as it is stored (lowercase, IDNA-encoded); raise InvalidDomain saying why if invalid.
+
+    A domain is a host name alone: no scheme, port, path or spaces. Case is
+    normalised (host names are case-insensitive) and international names are
+    stored in their ASCII form, which is what browsers send in the Host header.
+    """
+    if not isinstance(domain, str) or domain.strip() == "":
         raise InvalidDomain("The domain is empty.")
-    if len(domain) > MAX_DOMAIN_LENGTH or not DOMAIN_PATTERN.fullmatch(domain):
+    domain = domain.strip()
+    if "://" in domain:
+        raise InvalidDomain(f"The domain {domain!r} has a scheme: give the host name alone, e.g. acme.example.com.")
+    if any(char.isspace() for char in domain):
+        raise InvalidDomain(f"The domain {domain!r} contains a space: a host name has none.")
+    if "/" in domain or "?" in domain or "#" in domain:
+        raise InvalidDomain(f"The domain {domain!r} has a path: give the host name alone, e.g. acme.example.com.")
+    if ":" in domain:
         raise InvalidDomain(
-            f"The domain {domain!r} is not a valid host name: use lowercase letters, digits, "
-            "hyphens and dots, with no port or scheme."
+            f"The domain {domain!r} has a port: give the host name alone (the port is the server's, see SITE_URL)."
         )
-    return domain
+    try:
+        # Python's IDNA codec (IDNA 2003) lowercases and turns each non-ASCII label into its xn-- form.
+        ascii_domain = domain.rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidDomain(f"The domain {domain!r} is not a valid international host name.") from None
+    if len(ascii_domain) > MAX_DOMAIN_LENGTH or not DOMAIN_PATTERN.fullmatch(ascii_domain):
+        raise InvalidDomain(
+            f"The domain {domain!r} is not a valid host name: use letters, digits, hyphens and dots, "
+            "each part 1 to 63 characters, not starting or ending with a hyphen."
+        )
+    return ascii_domain
 
 
 def quote_schema(schema_name: str) -> str:

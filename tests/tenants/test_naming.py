@@ -57,10 +57,39 @@ def test_validate_domain_accepts_host_names(domain):
 
 
 @pytest.mark.parametrize(
-    "domain", ["", "Acme.localhost", "acme.localhost:8000", "http://acme.localhost", "-acme.localhost", "a..b", "a b"]
+    ("typed", "stored"),
+    [
+        ("Acme.Localhost", "acme.localhost"),  # host names are case-insensitive
+        ("  acme.localhost ", "acme.localhost"),
+        ("acme.example.com.", "acme.example.com"),  # the root's dot
+        ("bücher.example", "xn--bcher-kva.example"),  # IDNA: what browsers send in Host
+        ("ÄRGER.example", "xn--rger-koa.example"),
+    ],
 )
-def test_validate_domain_refuses_what_is_not_a_lowercase_host_name(domain):
-    with pytest.raises(InvalidDomain):
+def test_validate_domain_normalises_case_and_international_names(typed, stored):
+    assert validate_domain(typed) == stored
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("acme.localhost:8000", "has a port"),
+        ("http://acme.localhost", "has a scheme"),
+        ("http://x y", "has a scheme"),
+        ("acme.localhost/admin", "has a path"),
+        ("a b", "contains a space"),
+        ("acme\tx", "contains a space"),
+        ("-acme.localhost", "not a valid host name"),
+        ("a..b", "not a valid"),
+        ("a_b.localhost", "not a valid host name"),
+        ("x" * 64 + ".localhost", "not a valid"),
+        ("a." * 127 + "bc", "not a valid host name"),
+    ],
+)
+def test_validate_domain_refuses_what_is_not_a_host_name_saying_why(domain, message):
+    with pytest.raises(InvalidDomain, match=message):
         validate_domain(domain)
 
 
