@@ -8,6 +8,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8000
+# The URLs the project prints name the port it serves on (settings.SITE_URL).
+export BASE_DOMAIN ?= localhost
+export SITE_URL ?= http://$(BASE_DOMAIN):$(PORT)
 # `make run` is a development server: DEBUG on unless you say otherwise.
 export DEBUG ?= true
 
@@ -25,7 +28,7 @@ migrate: install
 	$(PY) manage.py migrate_schemas --tenant
 
 run: migrate
-	$(PY) manage.py seed_demo --port $(PORT)
+	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install

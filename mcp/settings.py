@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -29,7 +30,25 @@ if not SECRET_KEY:
 
 # Tenants are served at <slug>.<BASE_DOMAIN>; the public host is BASE_DOMAIN itself.
 BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost").strip().lower()
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
+# Where people reach the service, as the URLs it prints and mails name it: their scheme and
+# port come from here (tenant hosts keep them and change the host). The development default
+# is where `make run` serves; production defaults to https on the standard port.
+SITE_URL = os.environ.get("SITE_URL", "").strip() or (f"http://{BASE_DOMAIN}:8000" if DEBUG else f"https://{BASE_DOMAIN}")
+_site = urlsplit(SITE_URL)
+try:
+    SITE_PORT = _site.port
+except ValueError:
+    raise ConfigurationError(f"SITE_URL={SITE_URL!r} has a port that is not a number.") from None
+if _site.scheme not in ("http", "https") or _site.hostname != BASE_DOMAIN or _site.path not in ("", "/"):
+    raise ConfigurationError(
+        f"SITE_URL={SITE_URL!r} must be http(s)://{BASE_DOMAIN}[:port], the public host (BASE_DOMAIN) and nothing after it."
+    )
+SITE_SCHEME = _site.scheme
+
+# Addresses that serve the public host as well as BASE_DOMAIN: the ones the development
+# server's banner shows (http://0.0.0.0:8000/, http://127.0.0.1:8000/). None in production.
+PUBLIC_HOST_ALIASES = env_list("PUBLIC_HOST_ALIASES", ["127.0.0.1", "0.0.0.0"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1", *PUBLIC_HOST_ALIASES])
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 

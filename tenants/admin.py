@@ -5,62 +5,101 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import escape, format_html
 
-from audit.services import audit_record
 from tenants.admin_sites import platform_admin_site
 from tenants.errors import TenantError
+from tenants.links import admin_url
 from tenants.models import Domain, Tenant, User, UserIdentity
-from tenants.naming import validate_domain, validate_slug
+from tenants.naming import MAX_SLUG_LENGTH, validate_domain, validate_slug
 from tenants.selectors import fleet_status
 from tenants.services import (
     UPDATABLE_FIELDS,
     default_domain_for,
+    domain_add,
+    domain_change,
+    domain_remove,
+    domain_taken,
     tenant_activate,
     tenant_create,
+    tenant_creation_refused,
     tenant_suspend,
     tenant_update,
 )
 
 
 class TenantAddForm(forms.ModelForm):
-    """The fields a new tenant needs; the schema name follows from the slug."""
+    """The fields a new tenant needs; the schema name follows from the slug.
 
-    domain = forms.CharField(
-        required=False, max_length=253, help_text="The tenant's host; leave empty for <slug>.<BASE_DOMAIN>."
+    The form says what is wrong field by field; tenant_create applies the same
+    rules again under the migration lock and has the last word.
+    """
+
+    # Declared here rather than taken from the model: the model's max_length would become the
+    # input's maxlength, and the browser would cut a long slug instead of refusing it.
+    slug = forms.CharField(strip=False)
+    domain = forms.CharField(required=False, strip=False)
+    owner_email = forms.EmailField(
+        required=False, label="Owner email",
+        help_text="Creates the tenant's owner account; its temporary password is shown once, on the next page.",
     )
 
     class Meta:
         model = Tenant
         fields = ["slug", "name", "plan", "billing_email"]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        base = settings.BASE_DOMAIN
+        # The admin shows help text as HTML: escaped, so that <slug> reads as it is written.
+        self.fields["slug"].help_text = escape(
+            f"Lowercase letters, digits and hyphens, starting with a letter; at most {MAX_SLUG_LENGTH} characters. "
+            f"Names the schema (tenant_<slug>) and the default host, and never changes."
+        )
+        self.fields["domain"].help_text = escape(f"The tenant's host; leave empty for <slug>.{base}.")
+
     def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
         try:
-            return validate_slug(self.cleaned_data["slug"])
+            validate_slug(slug)
         except TenantError as exc:
             raise ValidationError(str(exc)) from None
+        if Tenant.objects.filter(slug=slug).exists():
+            raise ValidationError(f"A tenant with the slug {slug!r} already exists.")
+        return slug
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        slug = cleaned.get("slug")
-        if slug:
-            domain = cleaned.get("domain") or default_domain_for(slug)
-            try:
-                cleaned["domain"] = validate_domain(domain)
-            except TenantError as exc:
-                self.add_error("domain", str(exc))
-                return cleaned
-            if Domain.objects.filter(domain=cleaned["domain"]).exists():
-                self.add_error("domain", f"The domain {cleaned['domain']!r} is already served by another tenant.")
+        typed = cleaned.get("domain", "")
+        if not typed and "slug" not in cleaned:
+            return cleaned  # the default domain follows the slug, which is already refused
+        try:
+            cleaned["domain"] = validate_domain(typed or default_domain_for(cleaned["slug"]))
+        except TenantError as exc:
+            self.add_error("domain", str(exc))
+            return cleaned
+        if Domain.objects.filter(domain=cleaned["domain"]).exists():
+            self.add_error("domain", str(domain_taken(cleaned["domain"])))
         return cleaned
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why: kept in the audit log with the suspension.",
+    )
 
 
 class MigrationStateFilter(admin.SimpleListFilter):
@@ -81,15 +120,40 @@ class MigrationStateFilter(admin.SimpleListFilter):
         return queryset.exclude(schema_name__in=current)
 
 
+class DomainInlineForm(forms.ModelForm):
+    class Meta:
+        model = Domain
+        fields = ["domain", "is_primary"]
+
+    def clean_domain(self) -> str:
+        try:
+            return validate_domain(self.cleaned_data["domain"])
+        except TenantError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class DomainFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [form for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        if kept and sum(1 for form in kept if form.cleaned_data.get("is_primary")) != 1:
+            raise ValidationError("Exactly one domain is primary: the one the tenant's URLs are built from.")
+        if self.forms and not kept:
+            raise ValidationError("A tenant keeps at least one domain; add another before removing this one.")
+
+
 class DomainInline(admin.TabularInline):
     model = Domain
+    form = DomainInlineForm
+    formset = DomainFormSet
     extra = 0
     fields = ["domain", "is_primary"]
 
 
 @admin.register(Tenant, site=platform_admin_site)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "status", "plan", "schema_name", "migration_state", "created_at"]
+    # What fits at 1280 px; the schema name, billing and times are on the tenant's page.
+    list_display = ["slug", "name", "status", "plan", "migration_state", "created_on"]
     list_filter = ["status", "plan", "subscription_status", MigrationStateFilter]
     search_fields = ["slug", "name", "billing_email", "domains__domain"]
     ordering = ["slug"]
@@ -105,14 +169,44 @@ class TenantAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
         return super().get_queryset(request).exclude(schema_name="public")
 
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
-        # The form catches what it can; what only the creation itself finds (a race for the slug,
-        # a migration run holding the lock) comes back to the form as a message, not a 500.
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: Any = None) -> Any:
+        # The forms catch what they can; what only the service finds (a race for the slug, a migration
+        # run holding the lock, a domain taken meanwhile) comes back as a message, not a 500.
         try:
-            return super().add_view(request, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
         except TenantError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
+        if object_id is None and request.method == "POST":
+            self._audit_refused_creation(request, response)
+        return response
+
+    def _audit_refused_creation(self, request: HttpRequest, response: Any) -> None:
+        """Record a creation the add form refused, as tenant_create records the ones it refuses."""
+        form = getattr(response, "context_data", {}).get("adminform")
+        if form is None or not form.form.errors:
+            return
+        data = form.form.data
+        reason = " ".join(str(error) for errors in form.form.errors.values() for error in errors)
+        tenant_creation_refused(
+            slug=data.get("slug", ""), domain=data.get("domain") or None, reason=reason, actor=request.user,  # type: ignore[arg-type]
+        )
+
+    def response_add(self, request: HttpRequest, obj: Tenant, post_url_continue: str | None = None) -> Any:
+        # The owner's temporary password is shown on this page and stored nowhere (not in a message
+        # cookie); the admin's never_cache keeps it out of caches too.
+        domain = obj.get_primary_domain().domain
+        return TemplateResponse(request, "admin/tenants/tenant/created.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "tenant": obj,
+            "title": f"Tenant {obj.slug} created",
+            "tenant_url": reverse("platform_admin:tenants_tenant_change", args=[obj.pk]),
+            "admin_url": admin_url(domain),
+            "owner_email": getattr(obj, "owner_email", None),
+            "owner_password": getattr(obj, "owner_password", None),
+        })
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
@@ -122,6 +216,10 @@ class TenantAdmin(admin.ModelAdmin):
         for tenant in changelist.result_list:
             tenant.migration_status = states.get(tenant.schema_name)
         return changelist
+
+    @admin.display(description="Created", ordering="created_at")
+    def created_on(self, tenant: Tenant) -> str:
+        return f"{timezone.localtime(tenant.created_at):%Y-%m-%d}"
 
     @admin.display(description="Migrations")
     def migration_state(self, tenant: Tenant) -> str:
@@ -135,12 +233,12 @@ class TenantAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: Tenant | None = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = TenantAddForm
-            kwargs["fields"] = ["slug", "name", "domain", "plan", "billing_email"]
+            kwargs["fields"] = ["slug", "name", "domain", "owner_email", "plan", "billing_email"]
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
         if obj is None:
-            return [(None, {"fields": ["slug", "name", "domain", "plan", "billing_email"]})]
+            return [(None, {"fields": ["slug", "name", "domain", "owner_email", "plan", "billing_email"]})]
         return super().get_fieldsets(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> Any:
@@ -155,28 +253,40 @@ class TenantAdmin(admin.ModelAdmin):
             if changes:
                 obj.__dict__.update(tenant_update(tenant=obj, changes=changes, actor=request.user).__dict__)
             return
-        tenant, _ = tenant_create(
+        tenant, password = tenant_create(
             slug=form.cleaned_data["slug"],
             name=form.cleaned_data["name"],
             domain=form.cleaned_data["domain"],
             plan=form.cleaned_data["plan"],
             billing_email=form.cleaned_data["billing_email"],
+            admin_email=form.cleaned_data["owner_email"] or None,
             actor=request.user,  # type: ignore[arg-type]
         )
-        # The admin goes on with the instance it built (for its log entry and redirect).
+        # The admin goes on with the instance it built (for its redirect); response_add shows the password.
         obj.__dict__.update(tenant.__dict__)
+        obj.owner_email, obj.owner_password = form.cleaned_data["owner_email"], password
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        formset.save()
-        for domain in formset.new_objects:
-            audit_record(action="domain.added", tenant=form.instance, actor=request.user, target=domain,
-                         details={"domain": domain.domain, "is_primary": domain.is_primary})
+        if formset.model is not Domain:
+            return super().save_formset(request, form, formset, change)
+        # Through the domain services (validation, uniqueness, audit), the new primary first, so
+        # that the one-primary rule holds at every step.
+        formset.save(commit=False)
+        actor, tenant = request.user, form.instance
+        new_primary = next((d for d in formset.new_objects if d.is_primary), None)
+        made_primary = next((d for d, fields in formset.changed_objects if d.is_primary and "is_primary" in fields), None)
+        if made_primary is not None:
+            domain_change(domain=made_primary, new_domain=made_primary.domain, is_primary=True, actor=actor)
+        if new_primary is not None:
+            domain_add(tenant=tenant, domain=new_primary.domain, is_primary=True, actor=actor)
         for domain in formset.deleted_objects:
-            audit_record(action="domain.removed", tenant=form.instance, actor=request.user,
-                         details={"domain": domain.domain})
+            domain_remove(domain=domain, actor=actor)
         for domain, fields in formset.changed_objects:
-            audit_record(action="domain.changed", tenant=form.instance, actor=request.user, target=domain,
-                         details={"domain": domain.domain, "fields": fields})
+            if domain is not made_primary:
+                domain_change(domain=domain, new_domain=domain.domain if "domain" in fields else None, actor=actor)
+        for domain in formset.new_objects:
+            if domain is not new_primary:
+                domain_add(tenant=tenant, domain=domain.domain, actor=actor)
 
     @admin.display(description="Audit log")
     def audit_entries(self, tenant: Tenant) -> str:
@@ -188,16 +298,36 @@ class TenantAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Suspend the selected tenants")
-    def suspend_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+    def suspend_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> Any:
+        # A confirmation page first, which asks why (the audit entry keeps the reason).
+        form = SuspendForm(request.POST if "confirm" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/tenants/tenant/suspend_confirmation.html", {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Suspend tenants",
+                "tenants": queryset,
+                "form": form,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            })
+        suspended = [tenant.slug for tenant in queryset if not tenant.is_suspended]
         for tenant in queryset:
-            tenant_suspend(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
-        self.message_user(request, f"Suspended {queryset.count()} tenant(s).", messages.SUCCESS)
+            tenant_suspend(tenant=tenant, actor=request.user, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+        if suspended:
+            self.message_user(request, f"Suspended {len(suspended)} tenant(s): {', '.join(suspended)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected tenants were already suspended.", messages.INFO)
+        return None
 
     @admin.action(description="Activate the selected tenants")
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        activated = [tenant.slug for tenant in queryset if tenant.is_suspended]
         for tenant in queryset:
             tenant_activate(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
-        self.message_user(request, f"Activated {queryset.count()} tenant(s).", messages.SUCCESS)
+        if activated:
+            self.message_user(request, f"Activated {len(activated)} tenant(s): {', '.join(activated)}.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The selected tenants were already active.", messages.INFO)
 
 
 class PlatformUserCreationForm(BaseUserCreationForm):

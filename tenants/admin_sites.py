@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
@@ -9,11 +12,17 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from tenants.access import user_may_use_admin
-from tenants.models import User
+from tenants.models import Tenant, User
 
 
 class HostAdminAuthenticationForm(AdminAuthenticationForm):
     """Admin sign-in that only lets in users allowed on this host's admin."""
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        # One message for every refusal on this host, whether or not the email exists anywhere:
+        # it says where to go instead without telling which accounts exist (no enumeration).
+        self.error_messages = {**self.error_messages, "invalid_login": wrong_host_hint(getattr(request, "tenant", None))}
 
     def confirm_login_allowed(self, user: User) -> None:
         AuthenticationForm.confirm_login_allowed(self, user)  # active users only
@@ -22,6 +31,21 @@ class HostAdminAuthenticationForm(AdminAuthenticationForm):
                 self.error_messages["invalid_login"], code="invalid_login",
                 params={"username": self.username_field.verbose_name},
             )
+
+
+def wrong_host_hint(host_tenant: Tenant | None) -> str:
+    """The sign-in refusal for this host: what a person whose account lives elsewhere should do."""
+    example = f"<your organisation>.{settings.BASE_DOMAIN}"
+    if host_tenant is None or host_tenant.is_public:
+        return (
+            "Please enter the email and password of a platform staff account. Members of an organisation "
+            f"sign in at their organisation's own address ({example}), not here."
+        )
+    return (
+        f"Please enter the email and password of an owner or admin of {host_tenant.name}. If your account "
+        f"belongs to another organisation, sign in at that organisation's own address ({example}); "
+        f"platform staff sign in at {settings.BASE_DOMAIN}."
+    )
 
 
 class HostAdminSite(AdminSite):

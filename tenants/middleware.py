@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django_tenants.middleware.main import TenantMainMiddleware
@@ -15,6 +16,12 @@ from tenants.access import user_belongs_to_host
 
 class TenantMiddleware(TenantMainMiddleware):
     """django-tenants' host routing, with a plain 404 for unknown hosts and a 403 for suspended tenants."""
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        # The development server's banner names 0.0.0.0 or 127.0.0.1: those addresses serve the public host.
+        hostname = TenantMainMiddleware.hostname_from_request(request)
+        return settings.BASE_DOMAIN if hostname in settings.PUBLIC_HOST_ALIASES else hostname
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return HttpResponseNotFound(f"No tenant is served at {hostname}.\n", content_type="text/plain")

@@ -84,12 +84,18 @@ def tenant_create(
                 admin_email=admin_email, actor=actor, actor_label=actor_label,
             )
     except TenantError as exc:
-        # The attempt is rolled back; the refusal is still recorded, in a transaction of its own.
-        audit_record(
-            action="tenant.created", outcome="failure", actor=actor, actor_label=actor_label, independent=True,
-            details={"slug": slug, "domain": domain, "error": str(exc)},
-        )
+        tenant_creation_refused(slug=slug, domain=domain, reason=str(exc), actor=actor, actor_label=actor_label)
         raise
+
+
+def tenant_creation_refused(
+    *, slug: str, domain: str | None, reason: str, actor: User | None = None, actor_label: str = ""
+) -> None:
+    """Record a refused tenant creation; in a transaction of its own, since the attempt's is rolled back."""
+    audit_record(
+        action="tenant.created", outcome="failure", actor=actor, actor_label=actor_label, independent=True,
+        details={"slug": slug, "domain": domain, "error": reason},
+    )
 
 
 def _tenant_create(
@@ -113,7 +119,7 @@ def _tenant_create(
         if email:
             _validate_email(email, label)
     # The lock, and then whether the slug, the domain and the schema name are free, in one round trip.
-    slug_taken, domain_taken, schema_taken = hold_shared_migration_lock(  # type: ignore[misc]
+    slug_taken, domain_in_use, schema_taken = hold_shared_migration_lock(  # type: ignore[misc]
         wait_seconds=settings.MIGRATION_LOCK_WAIT,
         then=(
             "SELECT EXISTS (SELECT 1 FROM tenants WHERE slug = %s), EXISTS (SELECT 1 FROM domains WHERE domain = %s), "
@@ -123,8 +129,8 @@ def _tenant_create(
     )
     if slug_taken:
         raise TenantExists(f"A tenant with the slug {slug!r} already exists.")
-    if domain_taken:
-        raise DomainTaken(f"The domain {domain!r} is already served by another tenant.")
+    if domain_in_use:
+        raise domain_taken(domain)
     if schema_taken:
         raise TenantExists(f"A schema named {schema_name!r} already exists; it belongs to no tenant row.")
 
@@ -188,7 +194,7 @@ def _validate_email(email: str, label: str) -> None:
 def _conflict_error(exc: IntegrityError, *, slug: str, domain: str) -> TenantError:
     constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") or ""
     if constraint.startswith("domains_"):
-        return DomainTaken(f"The domain {domain!r} is already served by another tenant.")
+        return domain_taken(domain)
     if constraint.startswith(("tenants_slug", "tenants_schema_name")):
         return TenantExists(f"A tenant with the slug {slug!r} already exists.")
     raise exc
@@ -268,6 +274,99 @@ def tenant_delete(*, tenant: Tenant, actor: User | None = None, actor_label: str
             details={"schema_name": locked.schema_name, "users_deleted": len(users)},
         )
         Tenant.objects.filter(pk=locked.pk).delete()  # domains go with it (CASCADE)
+
+
+@transaction.atomic
+def domain_add(
+    *, tenant: Tenant, domain: str, is_primary: bool = False, actor: User | None = None, actor_label: str = ""
+) -> Domain:
+    """Give a tenant another host name (validated, unique); is_primary makes it the one URLs are built from."""
+    domain = validate_domain(domain)
+    locked = _lock_tenant(tenant)  # one domain change of a tenant at a time: the primary flag stays single
+    if Domain.objects.filter(domain=domain).exists():
+        raise domain_taken(domain)
+    has_primary = Domain.objects.filter(tenant=locked, is_primary=True).exists()
+    if is_primary:
+        Domain.objects.filter(tenant=locked, is_primary=True).update(is_primary=False)
+    try:
+        with transaction.atomic():
+            # bulk_create: DomainMixin.save() would redo the primary bookkeeping done above.
+            (added,) = Domain.objects.bulk_create(
+                [Domain(tenant=locked, domain=domain, is_primary=is_primary or not has_primary)]
+            )
+    except IntegrityError:
+        raise domain_taken(domain) from None
+    audit_record(
+        action="domain.added", tenant=locked, actor=actor, actor_label=actor_label, target=added,
+        details={"domain": domain, "is_primary": added.is_primary},
+    )
+    return added
+
+
+@transaction.atomic
+def domain_change(
+    *, domain: Domain, new_domain: str | None = None, is_primary: bool | None = None,
+    actor: User | None = None, actor_label: str = "",
+) -> Domain:
+    """Rename a tenant's host name or make it the primary one; a primary domain stays primary until another is."""
+    locked_tenant = _lock_tenant(domain.tenant)
+    current = Domain.objects.select_for_update().get(pk=domain.pk, tenant=locked_tenant)
+    changes: dict[str, Any] = {}
+    if new_domain is not None and validate_domain(new_domain) != current.domain:
+        changes["domain"] = validate_domain(new_domain)
+        if Domain.objects.filter(domain=changes["domain"]).exclude(pk=current.pk).exists():
+            raise domain_taken(changes["domain"])
+    if is_primary is not None and is_primary != current.is_primary:
+        if not is_primary:
+            raise TenantError(
+                f"{current.domain!r} is the primary domain of {locked_tenant.slug!r}: make another domain primary instead."
+            )
+        Domain.objects.filter(tenant=locked_tenant, is_primary=True).update(is_primary=False)
+        changes["is_primary"] = True
+    if not changes:
+        return current
+    before = current.domain
+    for field, value in changes.items():
+        setattr(current, field, value)
+    try:
+        with transaction.atomic():
+            Domain.objects.filter(pk=current.pk).update(**changes)
+    except IntegrityError:
+        raise domain_taken(current.domain) from None
+    audit_record(
+        action="domain.changed", tenant=locked_tenant, actor=actor, actor_label=actor_label, target=current,
+        details={"domain": current.domain, "previous_domain": before, "fields": sorted(changes)},
+    )
+    return current
+
+
+@transaction.atomic
+def domain_remove(*, domain: Domain, actor: User | None = None, actor_label: str = "") -> None:
+    """Stop serving a tenant at one of its host names; the primary one stays until another is made primary."""
+    locked_tenant = _lock_tenant(domain.tenant)
+    current = Domain.objects.select_for_update().get(pk=domain.pk, tenant=locked_tenant)
+    if current.is_primary:
+        raise TenantError(
+            f"{current.domain!r} is the primary domain of {locked_tenant.slug!r}: make another domain primary first."
+        )
+    current.delete()
+    audit_record(
+        action="domain.removed", tenant=locked_tenant, actor=actor, actor_label=actor_label,
+        details={"domain": current.domain},
+    )
+
+
+def domain_get(*, domain: str) -> Domain:
+    """Return the Domain row for a host name (normalised first), or raise TenantNotFound."""
+    try:
+        return Domain.objects.select_related("tenant").get(domain=validate_domain(domain))
+    except Domain.DoesNotExist:
+        raise TenantNotFound(f"No tenant is served at {domain!r}.") from None
+
+
+def domain_taken(domain: str) -> DomainTaken:
+    """The refusal for a host name another tenant (or the platform) already serves."""
+    return DomainTaken(f"The domain {domain!r} is already served by another tenant.")
 
 
 def _lock_tenant(tenant: Tenant) -> Tenant:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -85,15 +87,18 @@ def test_the_same_email_may_belong_to_two_tenants_and_signs_in_to_each_separatel
     assert globex_client.post("/admin/login/", {**form, "password": "globex password 456!"}).status_code == 302
 
 
+def add_tenant(client: Client, **form: str):
+    """Post the admin's add-tenant form with these fields (the rest empty or default)."""
+    fields = {"slug": "", "name": "", "domain": "", "owner_email": "", "plan": "free", "billing_email": ""}
+    return client.post("/admin/tenants/tenant/add/", {**fields, **form})
+
+
 def test_creating_a_tenant_in_the_admin_creates_and_migrates_its_schema(public_tenant):
     client = signed_in_client("localhost", tenant=None)
 
-    response = client.post(
-        "/admin/tenants/tenant/add/",
-        {"slug": "initech", "name": "Initech", "domain": "", "plan": "team", "billing_email": "ap@initech.test"},
-    )
+    response = add_tenant(client, slug="initech", name="Initech", plan="team", billing_email="ap@initech.test")
 
-    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response.status_code == 200, response.content.decode()[:2000]
     tenant = Tenant.objects.get(slug="initech")
     assert (tenant.schema_name, tenant.plan) == ("tenant_initech", "team")
     assert Domain.objects.get(tenant=tenant).domain == "initech.localhost"
@@ -103,45 +108,101 @@ def test_creating_a_tenant_in_the_admin_creates_and_migrates_its_schema(public_t
         assert cursor.fetchone()[0] == 1
     entry = AuditLog.objects.get(action="tenant.created", tenant_id=tenant.pk)
     assert entry.actor_label == "owner@localhost"
+    page = response.content.decode()
+    assert "The tenant “initech” was created" in page and "http://initech.localhost:8000/admin/" in page
+    assert not User.objects.filter(tenant=tenant).exists() and "temporary password" not in page
+
+
+def test_creating_a_tenant_with_an_owner_shows_the_temporary_password_once_and_stores_it_nowhere(public_tenant):
+    client = signed_in_client("localhost", tenant=None)
+
+    response = add_tenant(client, slug="initech", name="Initech", owner_email="Boss@Initech.test")
+
+    owner = User.objects.get(tenant__slug="initech")
+    assert (owner.email, owner.role) == ("boss@initech.test", User.Role.OWNER)
+    password = re.search(r'<code id="owner-password">([^<]+)</code>', response.content.decode()).group(1)
+    assert owner.check_password(password)
+    assert "no-store" in response["Cache-Control"]
+    # Not in a message cookie or the session: the next page knows nothing of it.
+    assert password not in str(response.cookies) and password not in client.get("/admin/").content.decode()
+    owner_client = host_client("initech.localhost")
+    assert owner_client.post("/admin/login/", {"username": "boss@initech.test", "password": password}).status_code == 302
+
+
+def test_the_add_form_shows_the_default_domain_literally_and_lets_a_long_slug_through_to_be_refused(public_tenant):
+    client = signed_in_client("localhost", tenant=None)
+    page = client.get("/admin/tenants/tenant/add/").content.decode()
+    assert "leave empty for &lt;slug&gt;.localhost" in page
+    slug_input = re.search(r'<input[^>]*name="slug"[^>]*>', page).group(0)
+    assert "maxlength" not in slug_input  # the browser would cut a long slug instead of letting it be refused
+
+    response = add_tenant(client, slug="a" * 57, name="Long")
+
+    assert "the most is 56" in response.content.decode()
+    assert not Tenant.objects.filter(name="Long").exists()
 
 
 @pytest.mark.parametrize(
-    ("form", "error"),
+    ("form", "field", "error"),
     [
-        ({"slug": "Bad Slug", "name": "X"}, "is not valid"),
-        ({"slug": "public", "name": "X"}, "is reserved"),
-        ({"slug": "acme", "name": "X"}, "already exists"),
-        ({"slug": "other", "name": "X", "domain": "acme.localhost"}, "already served by another tenant"),
+        ({"slug": "Bad Slug", "name": "X"}, "slug", "is not valid"),
+        ({"slug": "public", "name": "X"}, "slug", "is reserved"),
+        ({"slug": "acme", "name": "X"}, "slug", "already exists"),
+        ({"slug": "other", "name": "X", "domain": "acme.localhost"}, "domain", "already served by another tenant"),
+        ({"slug": "other", "name": "X", "domain": "other.localhost:8000"}, "domain", "has a port"),
+        ({"slug": "other", "name": "X", "domain": "http://x y"}, "domain", "has a scheme"),
+        ({"slug": "other", "name": "X", "owner_email": "not an email"}, "owner_email", "valid email"),
     ],
 )
-def test_the_admin_add_form_refuses_bad_input_and_creates_nothing(acme, form, error):
+def test_the_admin_add_form_refuses_bad_input_creates_nothing_and_audits_the_refusal(acme, form, field, error):
     client = signed_in_client("localhost", tenant=None)
     schemas_before, count_before = schema_names(), Tenant.objects.count()
 
-    response = client.post("/admin/tenants/tenant/add/", {"plan": "free", "domain": "", "billing_email": "", **form})
+    response = add_tenant(client, **form)
 
     assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field], errors  # a duplicate slug does not also flag the domain it implies
     assert error in response.content.decode()
     assert Tenant.objects.count() == count_before
     assert schema_names() == schemas_before
+    refusal = AuditLog.objects.get(action="tenant.created", outcome="failure")
+    assert refusal.details["slug"] == form["slug"] and error in refusal.details["error"]
+    assert refusal.actor_label == "owner@localhost"
 
 
-def test_the_tenant_list_shows_slug_status_plan_schema_and_created(acme, globex):
+def test_the_tenant_list_shows_the_columns_people_need(acme, globex):
     client = signed_in_client("localhost", tenant=None)
     page = client.get("/admin/tenants/tenant/?q=acme").content.decode()
-    for text in ("acme", "tenant_acme", "Active", "Free", "column-created_at"):
+    for text in ("acme", "Acme", "Active", "Free", "column-migration_state", "column-created_on"):
         assert text in page
-    assert "tenant_globex" not in page
-    assert "tenant_globex" in client.get("/admin/tenants/tenant/?status__exact=active").content.decode()
+    assert "globex" not in page
+    assert "column-schema_name" not in page  # on the tenant's page
+    assert "globex" in client.get("/admin/tenants/tenant/?status__exact=active").content.decode()
 
 
-def test_the_suspend_action_in_the_admin_suspends_through_the_service(acme):
+def test_suspending_in_the_admin_asks_for_a_reason_which_the_audit_keeps(acme, globex):
     client = signed_in_client("localhost", tenant=None)
-    client.post("/admin/tenants/tenant/", {"action": "suspend_selected", "_selected_action": [acme.pk]})
+    select = {"action": "suspend_selected", "_selected_action": [acme.pk]}
+
+    confirmation = client.post("/admin/tenants/tenant/", select)
+    assert confirmation.status_code == 200 and 'name="reason"' in confirmation.content.decode()
+    no_reason = client.post("/admin/tenants/tenant/", {**select, "confirm": "yes", "reason": ""})
+    assert "Say why" in no_reason.content.decode()
     acme.refresh_from_db()
-    assert acme.status == "suspended"
+    assert acme.status == "active"
+
+    done = client.post("/admin/tenants/tenant/", {**select, "confirm": "yes", "reason": "Unpaid invoice 42"}, follow=True)
+
+    assert "Suspended 1 tenant(s): acme." in done.content.decode()
+    acme.refresh_from_db()
+    globex.refresh_from_db()
+    assert (acme.status, globex.status) == ("suspended", "active")
+    assert AuditLog.objects.get(action="tenant.suspended").details == {"reason": "Unpaid invoice 42"}
     assert host_client("acme.localhost").get("/healthz").status_code == 403
-    client.post("/admin/tenants/tenant/", {"action": "activate_selected", "_selected_action": [acme.pk]})
+    activated = client.post("/admin/tenants/tenant/", {"action": "activate_selected", "_selected_action": [acme.pk]},
+                            follow=True)
+    assert "Activated 1 tenant(s): acme." in activated.content.decode()
     acme.refresh_from_db()
     assert acme.status == "active"
 
@@ -173,7 +234,7 @@ def test_the_tenant_list_shows_each_tenants_migration_state_and_filters_the_behi
     page = client.get("/admin/tenants/tenant/").content.decode()
     assert '<td class="field-migration_state">behind (1 pending)</td>' in page
     behind = client.get("/admin/tenants/tenant/?migrations=behind").content.decode()
-    assert "tenant_globex" in behind and "tenant_acme" not in behind
+    assert ">globex</a>" in behind and ">acme</a>" not in behind
 
     with CaptureQueriesContext(connection) as queries:
         client.get("/admin/tenants/tenant/")
@@ -197,3 +258,28 @@ def test_a_creation_refused_only_at_creation_time_comes_back_as_a_message(public
     assert response.status_code == 200
     assert "Another migration run holds the lock" in response.content.decode()
     assert not Tenant.objects.filter(slug="initech").exists() and "tenant_initech" not in schema_names()
+
+
+def sign_in_error(host: str, email: str, password: str = PASSWORD) -> str:
+    """Post the admin login form on a host; return the refusal shown (the form must come back)."""
+    response = host_client(host).post("/admin/login/", {"username": email, "password": password})
+    assert response.status_code == 200 and "_auth_user_id" not in response.wsgi_request.session
+    return " ".join(str(error) for error in response.context["form"].non_field_errors())
+
+
+def test_signing_in_on_the_wrong_host_says_where_to_go_without_telling_whether_the_email_exists(acme, globex):
+    make_user("owner@acme.test", tenant=acme)
+    make_user("root@platform.test", tenant=None)
+
+    on_platform = sign_in_error("localhost", "owner@acme.test")
+    on_other_tenant = sign_in_error("globex.localhost", "owner@acme.test")
+    staff_on_tenant = sign_in_error("acme.localhost", "root@platform.test")
+
+    assert "sign in at their organisation's own address (<your organisation>.localhost)" in on_platform
+    assert "Globex" in on_other_tenant and "sign in at that organisation's own address" in on_other_tenant
+    assert "platform staff sign in at localhost" in staff_on_tenant
+    assert "staff account" not in on_other_tenant + staff_on_tenant
+    # The same words for an email that exists nowhere, or a wrong password: no account enumeration.
+    assert sign_in_error("localhost", "nobody@nowhere.test") == on_platform
+    assert sign_in_error("globex.localhost", "nobody@nowhere.test") == on_other_tenant
+    assert sign_in_error("acme.localhost", "owner@acme.test", "wrong password") == staff_on_tenant

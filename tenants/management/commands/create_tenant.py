@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from tenants.links import admin_url
 from tenants.management.base import ProjectCommand
 from tenants.models import Tenant
 from tenants.services import tenant_create
@@ -47,6 +48,6 @@ class Command(ProjectCommand):
         )
         if password is not None:
             self.stdout.write(
-                f"Owner {options['admin_email']} can sign in at http://{domain}/admin/ "
+                f"Owner {options['admin_email']} can sign in at {admin_url(domain.domain)} "
                 f"with the temporary password {password}"
             )

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from contexts.models import Context
 from contexts.services import context_create
+from tenants.links import admin_url
 from tenants.management.base import ProjectCommand
 from tenants.models import Tenant, User
 from tenants.services import default_domain_for, ensure_public_tenant, tenant_create
@@ -31,12 +32,11 @@ class Command(ProjectCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--slug", default="demo", help="The demo tenant's slug (default: demo).")
-        parser.add_argument("--port", default="8000", help="The port the URLs printed should name (default: 8000).")
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         ensure_public_tenant()
-        slug, port = options["slug"], options["port"]
+        slug = options["slug"]
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             tenant, _ = tenant_create(slug=slug, name="Demo", plan=Tenant.Plan.TEAM, actor_label=self.actor_label)
@@ -50,8 +50,8 @@ class Command(ProjectCommand):
         owner_email = f"owner@{default_domain_for(slug)}"
         owner_password = self._reset_password(owner_email, tenant=tenant)
         self.stdout.write(self.style.SUCCESS("Demo ready."))
-        self.stdout.write(f"  Platform admin: http://{settings.BASE_DOMAIN}:{port}/admin/  {admin_email} / {admin_password}")
-        self.stdout.write(f"  Demo tenant:    http://{default_domain_for(slug)}:{port}/admin/  {owner_email} / {owner_password}")
+        self.stdout.write(f"  Platform admin: {admin_url(settings.BASE_DOMAIN)}  {admin_email} / {admin_password}")
+        self.stdout.write(f"  Demo tenant:    {admin_url(default_domain_for(slug))}  {owner_email} / {owner_password}")
 
     def _reset_password(self, email: str, *, tenant: Tenant | None) -> str:
         """Create the account if needed and give it a fresh random password."""
