@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
+from django.contrib.postgres.forms import SimpleArrayField
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.text import Truncator, capfirst
 
+from audit.display import describe_action, describe_actor, format_moment, moment_html, wrappable
+from audit.selectors import audit_entries_for
 from contexts.models import Context, ContextVersion, Summary
+from contexts.selectors import people_by_id
 from contexts.services import EDITABLE_FIELDS, context_create, context_delete, context_set_archived, context_update
 from tenants.admin_sites import tenant_admin_site
+from tenants.models import Tenant
+from tenants.selectors import connection_tenant
+
+TAG_MAX_LENGTH = Context._meta.get_field("tags").base_field.max_length  # type: ignore[attr-defined]
+# How many keys an action's message names before it says "and N more".
+KEYS_NAMED = 10
+
+
+def shortened(text: str, length: int) -> str:
+    """The text cut to length (the whole of it in a tooltip), for a narrow column of a list."""
+    cut = Truncator(text).chars(length)
+    return wrappable(cut, title=text if cut != text else None)
+
+
+def person(people: dict[int, str], user_id: int | None) -> str:
+    """A person's name for a user id, from the page's lookup; an id of no user of this tenant is not named."""
+    if user_id is None:
+        return "—"
+    return people.get(user_id, f"unknown user #{user_id}")
+
+
+def request_tenant(request: HttpRequest) -> Tenant | None:
+    return getattr(request, "tenant", None) or connection_tenant()
 
 
 class TenantModelAdmin(admin.ModelAdmin):
@@ -19,8 +52,11 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     django_admin_log lives in public and is keyed by object id alone, so one
     tenant's entries would show up in another's history for the same id. The
-    audit log, which records the tenant, keeps that record instead.
+    audit log, which records the tenant, keeps that record instead, and the
+    History page reads it.
     """
+
+    object_history_template = "admin/contexts/object_history.html"
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.admin_site.has_permission(request)
@@ -46,14 +82,86 @@ class TenantModelAdmin(admin.ModelAdmin):
     def log_deletions(self, request: HttpRequest, queryset: Any) -> None:
         return None
 
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        """This row's entries in the audit log: this tenant's only, never another's row with the same id."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        tenant = request_tenant(request)
+        if tenant is None:
+            raise PermissionDenied
+        paginator = self.get_paginator(request, audit_entries_for(tenant=tenant, target=obj), 100)
+        page = paginator.get_page(request.GET.get(PAGE_VAR, 1))
+        people = people_by_id(tenant=tenant, user_ids=[entry.actor_id for entry in page])
+        rows = [
+            {
+                "when": format_moment(entry.occurred_at),
+                "who": people.get(entry.actor_id, describe_actor(entry)),  # type: ignore[arg-type]
+                "what": describe_action(entry),
+            }
+            for entry in page
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change history: {obj}",
+            "subtitle": None,
+            "action_list": page,
+            "rows": rows,
+            "page_range": paginator.get_elided_page_range(page.number),
+            "page_var": PAGE_VAR,
+            "pagination_required": paginator.count > 100,
+            "module_name": str(capfirst(self.opts.verbose_name_plural)),
+            "object": obj,
+            "opts": self.opts,
+            "preserved_filters": self.get_preserved_filters(request),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.object_history_template, context)
+
+
+class TagsField(SimpleArrayField):
+    """Tags typed as one comma-separated line; blanks and repeats are dropped."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vTextField", "placeholder": "onboarding, billing"}))
+        super().__init__(forms.CharField(max_length=TAG_MAX_LENGTH), delimiter=",", **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list | tuple) else value
+
+    def to_python(self, value: Any) -> list[str]:
+        items = value if isinstance(value, list) else (value or "").split(self.delimiter)
+        tags = [str(item).strip() for item in items]
+        return super().to_python(list(dict.fromkeys(tag for tag in tags if tag)))
+
+
+class ContextForm(forms.ModelForm):
+    tags = TagsField(
+        required=False,
+        help_text=f"Comma-separated, e.g. onboarding, billing. At most {TAG_MAX_LENGTH} characters a tag; "
+        "spaces around tags and repeated tags are dropped.",
+    )
+
+    class Meta:
+        model = Context
+        fields = ["key", *EDITABLE_FIELDS]
+
 
 class ContextVersionInline(admin.TabularInline):
     model = ContextVersion
     extra = 0
-    fields = ["version", "title", "tags", "changed_by_id", "created_at"]
+    fields = ["version", "title", "tags", "changed_by", "when"]
     readonly_fields = fields
     can_delete = False
     ordering = ["-version"]
+    # Set per request by ContextAdmin.get_inline_instances: the names of the people on this page.
+    people: dict[int, str] = {}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ContextVersion]:
+        return super().get_queryset(request).select_related("context")  # each row's label names its context
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -63,6 +171,14 @@ class ContextVersionInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.admin_site.has_permission(request)
+
+    @admin.display(description="changed by")
+    def changed_by(self, version: ContextVersion) -> str:
+        return person(self.people, version.changed_by_id)
+
+    @admin.display(description="when")
+    def when(self, version: ContextVersion) -> str:
+        return format_moment(version.created_at)
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -80,21 +196,105 @@ class ArchivedFilter(admin.SimpleListFilter):
         return queryset
 
 
+def named_keys(contexts: list[Context]) -> str:
+    keys = [context.key for context in contexts[:KEYS_NAMED]]
+    more = len(contexts) - len(keys)
+    return ", ".join(keys) + (f" and {more} more" if more else "")
+
+
+def counted(count: int, noun: str = "context") -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 @admin.register(Context, site=tenant_admin_site)
 class ContextAdmin(TenantModelAdmin):
-    list_display = ["key", "title", "version", "tags", "access_count", "expires_at", "archived_at", "updated_at"]
+    form = ContextForm
+    # What fits a 1280 px screen beside the filter; the rest is on each context's page.
+    list_display = ["short_key", "short_title", "tag_list", "version", "updated", "archived"]
     list_filter = [ArchivedFilter]
     search_fields = ["key", "title"]
-    readonly_fields = [
-        "version", "access_count", "last_accessed_at", "archived_at",
-        "created_by_id", "updated_by_id", "created_at", "updated_at",
-    ]
     inlines = [ContextVersionInline]
     actions = ["archive_selected", "unarchive_selected"]
+    edit_fields = ["key", "title", "content", "tags", "metadata", "expires_at"]
+    fieldsets = [
+        (None, {"fields": edit_fields}),
+        ("State", {"fields": ["version", "archived_since", "access_count", "last_read"]}),
+        ("Changes", {"fields": ["created", "created_by", "updated_display", "updated_by"]}),
+    ]
+    state_fields = [
+        "key", "version", "archived_since", "access_count", "last_read",
+        "created", "created_by", "updated_display", "updated_by",
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Context | None = None) -> Any:
+        # A new context has no version, history or readings yet: the add form asks only what it needs.
+        return [(None, {"fields": self.edit_fields})] if obj is None else self.fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Context | None = None) -> Any:
         # The key names a context for its clients; it is set once.
-        return self.readonly_fields + (["key"] if obj is not None else [])
+        return [] if obj is None else self.state_fields
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Context | None:
+        context = super().get_object(request, object_id, from_field)
+        if context is not None:
+            # Every person on the page (the context's and its versions'), named in one query.
+            version_authors = context.versions.values_list("changed_by_id", flat=True)
+            ids: Iterable[int | None] = [context.created_by_id, context.updated_by_id, *version_authors]
+            tenant = request_tenant(request)
+            context.people = people_by_id(tenant=tenant, user_ids=ids) if tenant is not None else {}  # type: ignore[attr-defined]
+        return context
+
+    def get_inline_instances(self, request: HttpRequest, obj: Context | None = None) -> list[Any]:
+        if obj is None:
+            return []  # a new context has no versions to list
+        inlines = super().get_inline_instances(request, obj)
+        for inline in inlines:  # fresh instances for each request
+            inline.people = getattr(obj, "people", {})
+        return inlines
+
+    @admin.display(description="key", ordering="key")
+    def short_key(self, context: Context) -> str:
+        return shortened(context.key, 48)
+
+    @admin.display(description="title", ordering="title")
+    def short_title(self, context: Context) -> str:
+        return shortened(context.title, 50)
+
+    @admin.display(description="tags")
+    def tag_list(self, context: Context) -> str:
+        return shortened(", ".join(context.tags), 40)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, context: Context) -> str:
+        return moment_html(context.updated_at, seconds=False)
+
+    @admin.display(description="archived", boolean=True, ordering="archived_at")
+    def archived(self, context: Context) -> bool:
+        return context.is_archived
+
+    @admin.display(description="archived")
+    def archived_since(self, context: Context) -> str:
+        return format_moment(context.archived_at) or "no (live)"
+
+    @admin.display(description="last read")
+    def last_read(self, context: Context) -> str:
+        return format_moment(context.last_accessed_at) or "never"
+
+    @admin.display(description="created")
+    def created(self, context: Context) -> str:
+        return format_moment(context.created_at)
+
+    @admin.display(description="updated")
+    def updated_display(self, context: Context) -> str:
+        return format_moment(context.updated_at)
+
+    @admin.display(description="created by")
+    def created_by(self, context: Context) -> str:
+        return person(getattr(context, "people", {}), context.created_by_id)
+
+    @admin.display(description="updated by")
+    def updated_by(self, context: Context) -> str:
+        return person(getattr(context, "people", {}), context.updated_by_id)
 
     def save_model(self, request: HttpRequest, obj: Context, form: forms.ModelForm, change: bool) -> None:
         values = {field: form.cleaned_data[field] for field in EDITABLE_FIELDS if field in form.cleaned_data}
@@ -103,7 +303,10 @@ class ContextAdmin(TenantModelAdmin):
             saved = context_update(context=obj, changes=changed, actor=request.user) if changed else obj
         else:
             saved = context_create(key=form.cleaned_data["key"], actor=request.user, **values)
+        people = getattr(obj, "people", None)
         obj.__dict__.update(saved.__dict__)
+        if people is not None:
+            obj.people = people  # type: ignore[attr-defined]
 
     def delete_model(self, request: HttpRequest, obj: Context) -> None:
         context_delete(context=obj, actor=request.user)
@@ -114,18 +317,38 @@ class ContextAdmin(TenantModelAdmin):
 
     @admin.action(description="Archive the selected contexts")
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[Context]) -> None:
-        for context in queryset:
-            context_set_archived(context=context, archived=True, actor=request.user)
+        self._set_archived(request, queryset, archived=True)
 
     @admin.action(description="Unarchive the selected contexts")
     def unarchive_selected(self, request: HttpRequest, queryset: QuerySet[Context]) -> None:
-        for context in queryset:
-            context_set_archived(context=context, archived=False, actor=request.user)
+        self._set_archived(request, queryset, archived=False)
+
+    def _set_archived(self, request: HttpRequest, queryset: QuerySet[Context], *, archived: bool) -> None:
+        """Archive or unarchive each context, then say which were changed and which already were so."""
+        done, already = [], []
+        for context in queryset.order_by("key"):
+            if context.is_archived == archived:
+                already.append(context)
+                continue
+            context_set_archived(context=context, archived=archived, actor=request.user)
+            done.append(context)
+        verb = "Archived" if archived else "Unarchived"
+        state = "archived" if archived else "live"
+        parts = []
+        if done:
+            parts.append(f"{verb} {counted(len(done))}: {named_keys(done)}.")
+        else:
+            parts.append(f"{verb} nothing.")
+        if already:
+            were = "was" if len(already) == 1 else "were"
+            parts.append(f"{counted(len(already))} {were} already {state}: {named_keys(already)}.")
+        self.message_user(request, " ".join(parts), messages.SUCCESS if done else messages.WARNING)
 
 
 @admin.register(Summary, site=tenant_admin_site)
 class SummaryAdmin(TenantModelAdmin):
-    list_display = ["context", "context_version", "status", "backend", "model", "quality_score", "attempts", "created_at"]
+    # What fits a 1280 px screen beside the filters; the rest is on each summary's page.
+    list_display = ["context_key", "of_version", "status", "backend", "quality", "created"]
     list_filter = ["status", "backend"]
     search_fields = ["context__key", "text"]
     list_select_related = ["context"]
@@ -136,3 +359,19 @@ class SummaryAdmin(TenantModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="context", ordering="context__key")
+    def context_key(self, summary: Summary) -> str:
+        return shortened(summary.context.key, 40)
+
+    @admin.display(description="version", ordering="context_version")
+    def of_version(self, summary: Summary) -> str:
+        return f"v{summary.context_version}"
+
+    @admin.display(description="quality", ordering="quality_score")
+    def quality(self, summary: Summary) -> str:
+        return "—" if summary.quality_score is None else f"{summary.quality_score:.2f}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, summary: Summary) -> str:
+        return moment_html(summary.created_at, seconds=False)

@@ -77,7 +77,7 @@ class ContextVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.context_id} v{self.version}"
+        return f"v{self.version} of {self.context.key}"
 
 
 class SummaryStatus(models.TextChoices):
