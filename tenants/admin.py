@@ -19,10 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 
-from tenants.admin_sites import platform_admin_site
+from tenants.admin_sites import platform_admin_site, tenant_admin_site
+from tenants.api_keys import api_key_create, api_key_revoke, api_key_state
 from tenants.errors import TenantError
-from tenants.links import admin_url
-from tenants.models import Domain, Tenant, User, UserIdentity
+from tenants.links import admin_url, site_url
+from tenants.models import ApiKey, Domain, Tenant, User, UserIdentity
 from tenants.naming import MAX_SLUG_LENGTH, validate_domain, validate_slug
 from tenants.selectors import fleet_status
 from tenants.services import (
@@ -372,3 +373,128 @@ class PlatformUserAdmin(UserAdmin):
 
 
 platform_admin_site.register(Group, GroupAdmin)
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple, initial=ApiKey.Scope.values,
+        help_text="What the key may do.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "scopes", "expires_at"]
+
+
+class ApiKeyAdminBase(admin.ModelAdmin):
+    """API keys: created through the service (the key is shown once), revoked, never edited or deleted."""
+
+    list_display = ["name", "key_id", "scope_list", "state", "expires_at", "last_used_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "key_id"]
+    actions = ["revoke_selected"]
+    readonly_fields = ["name", "key_id", "scopes", "created_at", "created_by_label", "expires_at", "last_used_at",
+                       "revoked_at"]
+    add_fields = ["name", "scopes", "expires_at"]
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+            kwargs["fields"] = self.add_fields
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return self.add_fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> Any:
+        return [] if obj is None else self.readonly_fields
+
+    def key_tenant(self, request: HttpRequest, form: forms.ModelForm) -> Tenant:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+        api_key, raw_key = api_key_create(
+            tenant=self.key_tenant(request, form), name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
+            expires_at=form.cleaned_data["expires_at"], actor=request.user,  # type: ignore[arg-type]
+        )
+        obj.__dict__.update(api_key.__dict__)
+        obj.raw_key = raw_key
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> Any:
+        # The key is on this page only: stored nowhere else, and the admin's never_cache keeps it out of caches.
+        return TemplateResponse(request, "admin/tenants/apikey/created.html", {
+            **self.admin_site.each_context(request),
+            "opts": self.opts, "title": f"API key {obj.name} created", "api_key": obj, "raw_key": obj.raw_key,
+            "api_url": site_url(obj.tenant.get_primary_domain().domain, "/api/v1/"),
+            "changelist_url": reverse(f"{self.admin_site.name}:tenants_apikey_changelist"),
+            "index_url": reverse(f"{self.admin_site.name}:index"),
+        })
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: Any = None) -> Any:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except TenantError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.display(description="Scopes")
+    def scope_list(self, api_key: ApiKey) -> str:
+        return " ".join(api_key.scopes)
+
+    @admin.display(description="State")
+    def state(self, api_key: ApiKey) -> str:
+        return api_key_state(api_key)
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = [key.key_id for key in queryset if key.revoked_at is None]
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Revoked {len(revoked)} key(s): {', '.join(revoked) or 'none'}.", messages.SUCCESS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoked keys stay, so that audit entries keep naming them
+
+
+@admin.register(ApiKey, site=platform_admin_site)
+class PlatformApiKeyAdmin(ApiKeyAdminBase):
+    list_display = ["tenant", *ApiKeyAdminBase.list_display]
+    list_filter = [*ApiKeyAdminBase.list_filter, "tenant"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["tenant", *ApiKeyAdminBase.readonly_fields]
+    add_fields = ["tenant", *ApiKeyAdminBase.add_fields]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tenant":
+            kwargs["queryset"] = Tenant.objects.exclude(schema_name="public")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def key_tenant(self, request: HttpRequest, form: forms.ModelForm) -> Tenant:
+        return form.cleaned_data["tenant"]
+
+
+@admin.register(ApiKey, site=tenant_admin_site)
+class TenantApiKeyAdmin(ApiKeyAdminBase):
+    """A tenant's own keys only: the queryset and every new key are bound to the host's tenant."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiKey]:
+        return super().get_queryset(request).filter(tenant=request.tenant)  # type: ignore[attr-defined]
+
+    def key_tenant(self, request: HttpRequest, form: forms.ModelForm) -> Tenant:
+        return request.tenant  # type: ignore[attr-defined]
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.admin_site.has_permission(request)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:
+        return None  # django_admin_log is keyed by object id alone; the audit log keeps the record

@@ -35,3 +35,39 @@ class TenantNotFound(TenantError):
 
 class UnknownMigration(TenantError):
     """No migration of that name (or app) in the code."""
+
+
+class AccessRefused(TenantError):
+    """A request's credential does not let it in; status and problem_type say how to answer."""
+
+    status = 401
+    problem_type = "credential-invalid"
+
+
+class CredentialMissing(AccessRefused):
+    problem_type = "credential-missing"
+
+
+class CredentialInvalid(AccessRefused):
+    problem_type = "credential-invalid"
+
+
+class CredentialRevoked(AccessRefused):
+    problem_type = "credential-revoked"
+
+
+class CredentialExpired(AccessRefused):
+    problem_type = "credential-expired"
+
+
+class CredentialOfAnotherTenant(AccessRefused):
+    problem_type = "credential-wrong-tenant"
+
+
+class ScopeMissing(AccessRefused):
+    status = 403
+    problem_type = "insufficient-scope"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"This API key lacks the scope {scope!r}; create a key that has it.")
+        self.scope = scope

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat, Replace
@@ -343,3 +344,47 @@ class PooledSchema(models.Model):
 
     def __str__(self) -> str:
         return self.schema_name
+
+
+class ApiKeyScope(models.TextChoices):
+    CONTEXTS_READ = "contexts:read", "Read contexts"
+    CONTEXTS_WRITE = "contexts:write", "Write contexts"
+    SUMMARIES_WRITE = "summaries:write", "Request summaries"
+
+
+class ApiKey(models.Model):
+    """A credential for one tenant's REST API and MCP endpoint: stored as a digest, shown once.
+
+    The key reads mcpk_<key_id>_<secret>: key_id is public (it names the key in
+    lists, logs and audit entries), the secret is known only to its holder.
+    """
+
+    Scope = ApiKeyScope
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. ci or claude-desktop.")
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, unique=True, editable=False, help_text="sha256 of the whole key, hex.")
+    scopes = ArrayField(models.CharField(max_length=32, choices=ApiKeyScope.choices), default=list)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by_label = models.CharField(max_length=254, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        db_table = "api_keys"
+        ordering = ["tenant", "name", "id"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(name="api_keys_scopes_known", condition=Q(scopes__contained_by=ApiKeyScope.values)),
+            models.CheckConstraint(name="api_keys_name_not_blank", condition=~Q(name="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id})"
+
+    @property
+    def display_prefix(self) -> str:
+        """What of the key may be shown: its public part."""
+        return f"mcpk_{self.key_id}_…"

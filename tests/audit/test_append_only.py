@@ -81,7 +81,7 @@ def test_a_dry_run_counts_and_deletes_nothing(db):
 
 @pytest.mark.parametrize("age", ["365", "1y", "0d", "-5d", "d"])
 def test_prune_refuses_an_age_that_is_not_days(db, age):
-    with pytest.raises(CommandError, match="is not an age in days"):
+    with pytest.raises(CommandError, match="is not a number of days"):
         prune(f"--older-than={age}")
 
 

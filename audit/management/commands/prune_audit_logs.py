@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from audit.services import audit_prune
 from tenants.management.base import ProjectCommand
+from tenants.management.options import parse_days
 
-AGE = re.compile(r"(\d+)d")
 # The database refuses to delete younger entries (audit migration 0003), whoever asks.
 MINIMUM_DAYS = 30
 
 
 def parse_age(value: str) -> dt.timedelta:
-    """Read an age like 365d."""
-    match = AGE.fullmatch(value.strip())
-    if not match or int(match.group(1)) < 1:
-        raise CommandError(f"--older-than {value!r} is not an age in days such as 365d.")
-    if int(match.group(1)) < MINIMUM_DAYS:
+    """Read an age like 365d, no younger than the database lets go."""
+    age = parse_days(value, "--older-than")
+    if age.days < MINIMUM_DAYS:
         raise CommandError(f"--older-than {value!r} is too young: entries are kept at least {MINIMUM_DAYS} days.")
-    return dt.timedelta(days=int(match.group(1)))
+    return age
 
 
 class Command(ProjectCommand):
