@@ -58,6 +58,8 @@ def describe_target(entry: AuditLog) -> str:
     if kind == "tenant" and entry.tenant_slug:
         return f"tenant {entry.tenant_slug}"
     name = details.get("key") or details.get("domain") or details.get("email")
+    if not name and kind == "user" and entry.target_id == str(entry.actor_id):
+        name = entry.actor_label  # a user acting on their own account: signing in or out
     return f"{kind} {name}" if name else f"{kind} #{entry.target_id}"
 
 

@@ -135,4 +135,4 @@ class Summary(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Summary of {self.context_id} v{self.context_version} ({self.status})"
+        return f"Summary of {self.context.key} v{self.context_version} ({self.status})"
