@@ -13,9 +13,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import dj_database_url
-
-from mcp.env import ConfigurationError, env_bool, env_int, env_list
+from mcp.env import ConfigurationError, database_from_url, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,7 +54,7 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
-    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    _database = database_from_url("DATABASE_URL", DATABASE_URL)  # PostgreSQL only; anything else is refused
 elif DEBUG:
     from mcp.embedded_postgres import EmbeddedPostgresError, embedded_database
 
@@ -201,6 +199,8 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(user)s] %(message)s"},
         "json": {"()": "audit.logging.JsonLogFormatter"},
+        # runserver's access log (its own lines, after the request's context is gone), as Django prints it.
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
         "console": {
@@ -209,9 +209,15 @@ LOGGING = {
             "filters": ["request_context"],
             "formatter": LOG_FORMAT,
         },
+        "django.server": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's default config gives "django" a console handler of its own (with DEBUG on) and lets the
+        # record propagate to ours too: every request warning printed twice. Here the root handler alone
+        # prints it, at LOG_LEVEL.
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
         # SQL with its parameters is never logged, whatever LOG_LEVEL says: parameters can be secrets.
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
 from django_tenants.migration_executors.base import MigrationExecutor
-from django_tenants.utils import get_tenant_base_migrate_command_class
+from django_tenants.utils import get_tenant_base_migrate_command_class, schema_context
 
+from tenants.db_errors import backend_pid
 from tenants.errors import TenantError
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
-from tenants.models import MigrationRun, MigrationRunSchema
+from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_mark, pool_schema_names
 from tenants.template import current_script, graph_fingerprint
@@ -59,8 +61,10 @@ class FleetExecutor(MigrationExecutor):
                 run=context.run,
                 report=self._reporter(context),
             )
-            result = migrator.migrate(schema_names)
+            # In the results before it runs: a run that stops half-way still reports what it did.
+            result = FleetResult(total=len(schema_names))
             context.results.append(result)
+            migrator.migrate(schema_names, result=result)
             not_done = {outcome.schema_name for outcome in result.failed} | set(result.skipped)
             # A pooled schema is claimable again only once it is at the code's migrations.
             pool_mark([name for name in pooled if name not in not_done],
@@ -81,26 +85,29 @@ class FleetExecutor(MigrationExecutor):
 
     def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
+        started = time.perf_counter()
         pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.shared_plan)
         # Django's migrate itself, as django-tenants' run_migrations calls it, minus its closing of
         # the connection afterwards: the run holds the migration lock on that connection.
-        connection.set_schema_to_public()
         stdout = self.options.get("stdout") or sys.stdout
         migrate_command = get_tenant_base_migrate_command_class()(stdout=stdout, stderr=self.options.get("stderr"))
-        with connection.cursor() as cursor:  # as for tenants: never queue behind a long transaction
-            cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{context.lock_timeout_ms}ms"])
-        try:
-            migrate_command.execute(*self.args, **self.options)
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET lock_timeout")
-        applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+        with schema_context(PUBLIC_SCHEMA):
+            with connection.cursor() as cursor:  # as for tenants: never queue behind a long transaction
+                cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{context.lock_timeout_ms}ms"])
+            try:
+                migrate_command.execute(*self.args, **self.options)
+            finally:
+                if backend_pid(connection) is not None:  # a lost session took its settings with it
+                    with connection.cursor() as cursor:
+                        cursor.execute("RESET lock_timeout")
+            applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]
-        if context.run is not None and done:
-            MigrationRunSchema.objects.create(
-                run=context.run, schema_name=PUBLIC_SCHEMA, migrations=done,
-                outcome=MigrationRunSchema.Outcome.APPLIED,
-            )
+        # Public is a schema of the run like the others: in its counts, and in its history (written when
+        # the run finishes, so that the run that creates the history's own table is in it too).
+        outcome = SchemaOutcome(PUBLIC_SCHEMA, done, False, (time.perf_counter() - started) * 1000)
+        context.results.append(
+            FleetResult(total=1, outcomes=[outcome] if done else [], duration_s=time.perf_counter() - started)
+        )
 
     @staticmethod
     def _reporter(context: FleetContext):  # type: ignore[no-untyped-def]

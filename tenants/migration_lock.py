@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.errors
 from django.db import OperationalError, connection, transaction
 
+from tenants.db_errors import backend_pid
 from tenants.errors import TenantError
 
 # An arbitrary constant that names this lock among the database's advisory locks.
@@ -46,6 +47,8 @@ def describe_holder(cursor: psycopg2.extensions.cursor) -> str:
         "SELECT a.pid, a.usename, a.client_addr, a.backend_start FROM pg_locks l "
         "JOIN pg_stat_activity a ON a.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+        # Advisory locks are per database: a run on another database of the same server holds its own.
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "ORDER BY a.backend_start LIMIT 1",
         [MIGRATION_LOCK_KEY >> 32, MIGRATION_LOCK_KEY & 0xFFFFFFFF],
     )
@@ -140,11 +143,15 @@ def migration_lock(*, wait_seconds: float, shared: bool = False, dedicated_conne
     suffix = "_shared" if shared else ""
     if not dedicated_connection:
         _take_on_default_connection(f"SELECT pg_advisory_lock{suffix}(%s)", wait_seconds=wait_seconds)
+        session = backend_pid(connection)
         try:
             yield
         finally:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT pg_advisory_unlock{suffix}(%s)", [MIGRATION_LOCK_KEY])
+            # A session that ended (server restarted, backend terminated) took its lock with it; unlocking
+            # on another would fail, or reconnect, and hide why the block ended.
+            if backend_pid(connection) == session:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SELECT pg_advisory_unlock{suffix}(%s)", [MIGRATION_LOCK_KEY])
         return
     conn = _lock_connection()
     try:

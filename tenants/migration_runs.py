@@ -4,38 +4,71 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import datetime
 
 from django.db import connection
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from audit.request_id import command_actor_label, os_user
 from audit.services import audit_record
-from tenants.migrator import FleetResult
+from tenants.db_errors import DATABASE_ERRORS, connection_lost, first_loss
+from tenants.errors import first_line
+from tenants.migrator import FleetResult, record_outcome
 from tenants.models import MigrationRun
+from tenants.naming import PUBLIC_SCHEMA
 
 
-def run_start(*, command: str, target: str = "", actor_label: str = "") -> MigrationRun | None:
-    """Record a run as started; call it holding the migration lock. None before public has the table."""
-    if MigrationRun._meta.db_table not in connection.introspection.table_names():
-        return None  # the very first migrate of a new database
-    # Holding the lock, no other run is alive: a run still marked running was killed.
-    MigrationRun.objects.filter(outcome=MigrationRun.Outcome.RUNNING).update(
-        outcome=MigrationRun.Outcome.INTERRUPTED, error="The process ended before the run finished."
-    )
-    run = MigrationRun.objects.create(
-        command=command[:500], target=target, os_user=os_user(), actor_label=actor_label,
-        host=socket.gethostname(), pid=os.getpid(),
-    )
+def run_start(
+    *, command: str, target: str = "", actor_label: str = "", started_at: datetime | None = None
+) -> MigrationRun | None:
+    """Record a run as started; call it holding the migration lock. None before public has the table.
+
+    The first run of a new database creates the table: call this again after it, with the time it
+    started, so that the run that built public is in the history too.
+    """
+    with schema_context(PUBLIC_SCHEMA):
+        if MigrationRun._meta.db_table not in connection.introspection.table_names():
+            return None  # the very first migrate of a new database
+        # Holding the lock, no other run is alive: a run still marked running was killed.
+        MigrationRun.objects.filter(outcome=MigrationRun.Outcome.RUNNING).update(
+            outcome=MigrationRun.Outcome.INTERRUPTED, error="The process ended before the run finished."
+        )
+        run = MigrationRun.objects.create(
+            command=command[:500], target=target, os_user=os_user(), actor_label=actor_label,
+            host=socket.gethostname(), pid=os.getpid(), started_at=started_at or timezone.now(),
+        )
     audit_record(action="migration.started", actor_label=command_actor_label("migrate_schemas"), target=run,
                  details={"command": run.command, "target": target, "host": run.host, "pid": run.pid})
     return run
 
 
 def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: str = "") -> None:
-    """Record how a run ended, with its counts."""
+    """Record how a run ended, with its counts and the schemas not recorded yet."""
     if run is None:
         return
-    connection.set_schema_to_public()
+    with schema_context(PUBLIC_SCHEMA):
+        _record_finish(run, results, error=error)
+
+
+def run_fail(run: MigrationRun | None, results: list[FleetResult], exc: BaseException) -> None:
+    """Record a run that ended with exc; on a lost connection, try a new one, else leave it to the next run."""
+    error = str(exc) or exc.__class__.__name__
+    if not connection_lost(exc):
+        run_finish(run, results, error=error)
+        return
+    connection.close()  # the next query opens a new session (the lock died with the old one)
+    try:
+        run_finish(run, results, error=f"Lost the connection to the database: {first_line(first_loss(exc))}")
+    except DATABASE_ERRORS as again:
+        if not connection_lost(again):
+            raise
+        # The server is still away: the run stays 'running', and the next run marks it interrupted.
+
+
+def _record_finish(run: MigrationRun, results: list[FleetResult], *, error: str) -> None:
+    for outcome in (outcome for result in results for outcome in result.outcomes if not outcome.recorded):
+        record_outcome(run, outcome)
     run.finished_at = timezone.now()
     run.schemas_total = sum(result.total for result in results)
     run.schemas_migrated = sum(len(result.migrated) for result in results)

@@ -24,10 +24,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from tenants.db_errors import backend_pid, connection_lost
 from tenants.errors import first_line
 from tenants.fleet import MigrationGraph, MigrationKey, SchemaState, read_fleet_state
 from tenants.models import MigrationRun, MigrationRunSchema
 from tenants.naming import quote_schema
+from tenants.schema_switch import restoring_schema
 from tenants.sql_capture import capture_statements
 
 LOCK_TIMEOUT_SQLSTATE = "55P03"
@@ -134,18 +136,24 @@ class FleetMigrator:
         # Shared apps' migrations belong to public; in a tenant schema they count as done.
         return {key for key in state.applied if key[0] in self.graph.tenant_apps} | set(self.graph.shared_nodes)
 
-    def migrate(self, schema_names: list[str]) -> FleetResult:
-        """Migrate every schema that needs it; return what happened to each."""
+    def migrate(self, schema_names: list[str], *, result: FleetResult | None = None) -> FleetResult:
+        """Migrate every schema that needs it; return what happened to each (in `result`, if given, as it goes)."""
         started = time.perf_counter()
         states = read_fleet_state(schema_names)
         work = [(name, plan) for name in schema_names if (plan := self.plan_for(states[name]))]
-        result = FleetResult(total=len(schema_names))
+        result = result if result is not None else FleetResult(total=len(schema_names))
+        result.total = len(schema_names)
         if work:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{self.lock_timeout_ms}ms"])
             try:
                 for index, (schema_name, plan) in enumerate(work, start=1):
-                    outcome = self._migrate_or_replay(schema_name, states[schema_name], plan)
+                    try:
+                        outcome = self._migrate_or_replay(schema_name, states[schema_name], plan)
+                    except BaseException:
+                        # The run stops here (a lost connection): this schema and the rest were not migrated.
+                        result.skipped = [name for name, _ in work[index - 1:]]
+                        raise
                     result.outcomes.append(outcome)
                     if not outcome.recorded:
                         self._record(outcome)
@@ -155,8 +163,10 @@ class FleetMigrator:
                         result.skipped = [name for name, _ in work[index:]]
                         break
             finally:
-                with connection.cursor() as cursor:
-                    cursor.execute("RESET lock_timeout")
+                result.duration_s = time.perf_counter() - started
+                if backend_pid(connection) is not None:  # a lost session took its settings with it
+                    with connection.cursor() as cursor:
+                        cursor.execute("RESET lock_timeout")
         result.duration_s = time.perf_counter() - started
         return result
 
@@ -234,6 +244,8 @@ class FleetMigrator:
             try:
                 cursor.execute(sql)
             except Exception as exc:  # noqa: BLE001 - reported, then retried through Django
+                if connection_lost(exc):
+                    raise  # the server rolled the transaction back; no other schema can be migrated either
                 cursor.execute(undo)
                 return SchemaOutcome(
                     schema_name, names, backwards, (time.perf_counter() - started) * 1000, _first_line(exc)
@@ -255,25 +267,25 @@ class FleetMigrator:
         migration_plan = [(nodes[key], backwards) for key, backwards in plan]
         backwards = plan[0][1]
         names = [f"{app}.{name}" for (app, name), _ in plan]
-        previous = connection.tenant
         started = time.perf_counter()
         try:
-            connection.set_schema(schema_name)
-            all_atomic = all(migration.atomic for migration, _ in migration_plan)
-            # One transaction for the whole plan: the schema ends where it was, or where it should be.
-            with (
-                transaction.atomic() if all_atomic else nullcontext(),
-                capture_statements(capture) if capture is not None else nullcontext(),
-            ):
-                executor.migrate(
-                    self.targets,
-                    plan=migration_plan,
-                    state=None if backwards else self._state_after(frozenset(effective)).clone(),
-                )
+            with restoring_schema():  # back where the caller was (public for a run)
+                connection.set_schema(schema_name)
+                all_atomic = all(migration.atomic for migration, _ in migration_plan)
+                # One transaction for the whole plan: the schema ends where it was, or where it should be.
+                with (
+                    transaction.atomic() if all_atomic else nullcontext(),
+                    capture_statements(capture) if capture is not None else nullcontext(),
+                ):
+                    executor.migrate(
+                        self.targets,
+                        plan=migration_plan,
+                        state=None if backwards else self._state_after(frozenset(effective)).clone(),
+                    )
         except Exception as exc:  # noqa: BLE001 - one schema's failure must not stop the fleet
+            if connection_lost(exc):
+                raise  # not this schema's failure: the run cannot go on (the server rolled this schema back)
             return SchemaOutcome(schema_name, names, backwards, (time.perf_counter() - started) * 1000, _first_line(exc))
-        finally:
-            connection.set_tenant(previous)  # back where the caller was (public for a run)
         return SchemaOutcome(schema_name, names, backwards, (time.perf_counter() - started) * 1000)
 
     def _get_executor(self) -> MigrationExecutor:
@@ -297,14 +309,19 @@ class FleetMigrator:
         return self._states[applied]
 
     def _record(self, outcome: SchemaOutcome) -> None:
-        if self.run is None:
-            return
-        MigrationRunSchema.objects.create(
-            run=self.run,
-            schema_name=outcome.schema_name,
-            migrations=outcome.migrations,
-            backwards=outcome.backwards,
-            duration_ms=round(outcome.duration_ms),
-            outcome=MigrationRunSchema.Outcome.FAILED if outcome.failed else MigrationRunSchema.Outcome.APPLIED,
-            error=outcome.error,
-        )
+        if self.run is not None:
+            record_outcome(self.run, outcome)
+
+
+def record_outcome(run: MigrationRun, outcome: SchemaOutcome) -> None:
+    """Write what a run did to one schema."""
+    MigrationRunSchema.objects.create(
+        run=run,
+        schema_name=outcome.schema_name,
+        migrations=outcome.migrations,
+        backwards=outcome.backwards,
+        duration_ms=round(outcome.duration_ms),
+        outcome=MigrationRunSchema.Outcome.FAILED if outcome.failed else MigrationRunSchema.Outcome.APPLIED,
+        error=outcome.error,
+    )
+    outcome.recorded = True

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, OperationalError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.request_id import command_actor_label
+from tenants.db_errors import CLOSED_CONNECTION_ERRORS, DATABASE_ERRORS, connection_lost, first_loss, sqlstate
 from tenants.errors import TenantError, first_line
 
 # What to do about the refusals an operator meets most.
@@ -16,29 +19,69 @@ SQLSTATE_HINTS = {
     "42P01": " (a table is missing: run manage.py migrate_schemas)",
     "3F000": " (a schema is missing: see migrate_schemas --schema in the README)",
 }
+LOST_HINT = " (the server restarted, or the session was terminated; what was not committed was rolled back)"
+
+# What a command turns into one line: the domain's refusals, and every database error, Django's or the driver's.
+REPORTED_ERRORS: tuple[type[BaseException], ...] = (TenantError, *DATABASE_ERRORS)
 
 
 def as_command_error(exc: BaseException) -> CommandError:
     """Turn a domain or database error into a one-line CommandError."""
     if isinstance(exc, TenantError):
         return CommandError(str(exc))
-    sqlstate = getattr(exc.__cause__, "pgcode", None)
-    if sqlstate is None and isinstance(exc, OperationalError):
-        # No SQLSTATE: the server never answered (refused, down, bad credentials).
-        return CommandError(f"Cannot reach the database: {first_line(exc)}")
-    return CommandError(f"The database refused: {first_line(exc)}{SQLSTATE_HINTS.get(sqlstate, '')}")
+    if connection_lost(exc):
+        exc = first_loss(exc)
+    code = sqlstate(exc)
+    if connection_lost(exc):
+        if code is None and not isinstance(exc, CLOSED_CONNECTION_ERRORS):
+            # No SQLSTATE: the server never answered (refused, down, bad credentials) or dropped the socket.
+            return CommandError(f"Cannot reach the database: {first_line(exc)}")
+        return CommandError(f"Lost the connection to the database: {first_line(exc)}{LOST_HINT}")
+    return CommandError(f"The database refused: {first_line(exc)}{SQLSTATE_HINTS.get(code, '')}")
+
+
+@contextmanager
+def errors_in_one_line(*, traceback: bool = False) -> Iterator[None]:
+    """Turn a domain or database error raised in the block into a one-line CommandError (unless --traceback)."""
+    try:
+        yield
+    except REPORTED_ERRORS as exc:
+        if traceback:
+            raise
+        raise as_command_error(exc) from exc
+
+
+def positive_int(value: str) -> int:
+    """Read a whole number of 1 or more (an argparse type)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {value!r}")
+    return number
+
+
+class OneLineCommandParser(CommandParser):
+    """Django's parser, refusing bad arguments on the command line in one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        if self.called_from_command_line:
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        raise CommandError(f"Error: {message}")
 
 
 class ProjectCommand(BaseCommand):
     """A command whose refusals print one line on stderr and exit non-zero."""
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = OneLineCommandParser  # Django builds a CommandParser and offers no hook for the class
+        return parser
+
     def execute(self, *args: Any, **options: Any) -> str | None:
-        try:
+        with errors_in_one_line(traceback=bool(options.get("traceback"))):
             return super().execute(*args, **options)
-        except (TenantError, DatabaseError) as exc:
-            if options.get("traceback"):
-                raise
-            raise as_command_error(exc) from exc
 
     @property
     def actor_label(self) -> str:

@@ -12,15 +12,17 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
 from tenants.errors import TenantNotFound
 from tenants.executors import FLEET_CONTEXT_OPTION, FleetContext, FleetExecutor
 from tenants.management.base import ProjectCommand
 from tenants.migration_lock import migration_lock
-from tenants.migration_runs import run_finish, run_start
+from tenants.migration_runs import run_fail, run_finish, run_start
 from tenants.models import Tenant
 from tenants.naming import PUBLIC_SCHEMA
+from tenants.schema_switch import restoring_schema
 from tenants.services import ensure_public_tenant
 
 
@@ -60,43 +62,52 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         fleet = options["executor"] == FleetExecutor.codename
         if fleet:  # django-tenants' multiprocessing executor pickles the options; this is for ours only
             options[FLEET_CONTEXT_OPTION] = context
-        with migration_lock(wait_seconds=options["lock_wait"], dedicated_connection=not fleet):
+        started_at = timezone.now()
+        command = command_line()
+        target = " ".join(filter(None, [options.get("app_label"), options.get("migration_name")]))
+        # django-tenants' executors leave the connection on public (or the last schema): put back the caller's.
+        with restoring_schema(), migration_lock(wait_seconds=options["lock_wait"], dedicated_connection=not fleet):
             if not options.get("shared"):
                 refuse_missing_schemas(options.get("schema_name"))
-            context.run = run_start(
-                command=command_line(),
-                target=" ".join(filter(None, [options.get("app_label"), options.get("migration_name")])),
-            )
+            context.run = run_start(command=command, target=target)
             try:
                 super().handle(*args, **options)
                 if self.sync_public:
                     ensure_public_tenant()
+                if context.run is None:  # a new database: the history's table exists now, this run goes in it
+                    context.run = run_start(command=command, target=target, started_at=started_at)
             except RuntimeError as exc:  # django-tenants' "Schema ... does not exist"
-                run_finish(context.run, context.results, error=str(exc))
+                run_fail(context.run, context.results, exc)
                 raise CommandError(str(exc)) from exc
             except BaseException as exc:
-                run_finish(context.run, context.results, error=str(exc) or exc.__class__.__name__)
+                run_fail(context.run, context.results, exc)
                 raise
             run_finish(context.run, context.results)
         self._summarise(context)
 
     def _summarise(self, context: FleetContext) -> None:
-        for result in context.results:
-            line = (
-                f"Migrated {len(result.migrated)} schema(s), {result.current} already current, "
-                f"{len(result.failed)} failed in {result.duration_s:.2f} s."
+        """One line for the run (public and tenant schemas together), then each failure on stderr."""
+        if not context.results:
+            return  # django-tenants' own executors report as they go
+        results = context.results
+        migrated = sum(len(result.migrated) for result in results)
+        current = sum(result.current for result in results)
+        failed = [outcome for result in results for outcome in result.failed]
+        line = (
+            f"Migrated {migrated} schema(s), {current} already current, {len(failed)} failed "
+            f"in {sum(result.duration_s for result in results):.2f} s."
+        )
+        if any(result.stopped_early for result in results):
+            line += " Stopped at the first failure (--fail-fast)."
+        if context.verbosity >= 1 or failed:
+            self.stdout.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
+        for outcome in failed:
+            self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
+        if failed:
+            raise CommandError(
+                f"{len(failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
+                "only what is left will be applied."
             )
-            if result.stopped_early:
-                line += " Stopped at the first failure (--fail-fast)."
-            if context.verbosity >= 1 or result.failed:
-                self.stdout.write(self.style.ERROR(line) if result.failed else self.style.SUCCESS(line))
-            for outcome in result.failed:
-                self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
-            if result.failed:
-                raise CommandError(
-                    f"{len(result.failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
-                    "only what is left will be applied."
-                )
 
 
 # Flags whose meaning is Django's migrate's own (show, check, or fake rather than apply): the fleet

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from tenants.management.base import ProjectCommand
+from tenants.management.base import ProjectCommand, positive_int
 from tenants.models import PooledSchema
 from tenants.pool import pool_provision
 
@@ -19,7 +19,9 @@ class Command(ProjectCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--count", type=int, required=True, help="How many ready schemas the pool should hold.")
+        parser.add_argument(
+            "--count", type=positive_int, required=True, help="How many ready schemas the pool should hold (1 or more)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
