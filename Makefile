@@ -14,7 +14,7 @@ export SITE_URL ?= http://$(BASE_DOMAIN):$(PORT)
 # `make run` is a development server: DEBUG on unless you say otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint lint-migrations migrate clean-db
+.PHONY: install run test lint lint-migrations migrate stop-db clean-db
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ lint: install
 lint-migrations: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py lintmigrations
+
+# The embedded PostgreSQL keeps running after `make run` stops (commands and tests share it):
+# stop it, keeping its data; the next command that needs it starts it again.
+stop-db: install
+	$(PY) -m mcp.embedded_postgres stop
 
 # Stop the embedded PostgreSQL and delete its data.
 clean-db: install

@@ -9,6 +9,9 @@ autoreloader, management commands and test runs share one server.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -60,6 +63,29 @@ def _ensure_database(host: str, port: str) -> None:
         conn.close()
 
 
+def stop_embedded_server(data_dir: Path) -> bool:
+    """Stop the embedded server under data_dir, keeping its data; return whether one was running."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+        from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    if info is None or not info.is_running():
+        return False
+    # pg_ctl directly: pgserver stops a server only when its last registered user exits, and runserver's
+    # processes (or a killed one) stay registered. As root pgserver runs the server as its own user.
+    user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    try:
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    except subprocess.CalledProcessError as exc:
+        raise EmbeddedPostgresError(
+            f"could not stop the embedded PostgreSQL under {data_dir} (pg_ctl exited {exc.returncode}); "
+            f"see {data_dir / 'log'}."
+        ) from None
+    return True
+
+
 def delete_embedded_server(data_dir: Path) -> None:
     """Stop the embedded server under data_dir and delete its data."""
     if not (data_dir / "PG_VERSION").exists():
@@ -71,12 +97,32 @@ def delete_embedded_server(data_dir: Path) -> None:
         pgserver.get_server(data_dir, cleanup_mode="delete").cleanup()
 
 
-if __name__ == "__main__":
-    import os
-    import sys
+COMMANDS = {
+    "stop": "stop the server, keeping its data (make stop-db)",
+    "delete": "stop the server and delete its data (make clean-db)",
+}
 
-    if sys.argv[1:] != ["delete"]:
-        sys.exit("usage: python -m mcp.embedded_postgres delete")
+
+def main(argv: list[str]) -> int:
+    """Run `python -m mcp.embedded_postgres stop|delete` on EMBEDDED_PG_DIR (default .data/postgres)."""
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        usage = "; ".join(f"{name}: {what}" for name, what in COMMANDS.items())
+        sys.stderr.write(f"usage: python -m mcp.embedded_postgres {{{'|'.join(COMMANDS)}}} ({usage})\n")
+        return 2
     target = Path(os.environ.get("EMBEDDED_PG_DIR", Path(__file__).resolve().parent.parent / ".data" / "postgres"))
-    delete_embedded_server(target)
-    print(f"Stopped the embedded PostgreSQL and deleted {target}.")
+    try:
+        if argv[0] == "stop":
+            stopped = stop_embedded_server(target.resolve())
+            print(f"Stopped the embedded PostgreSQL under {target}." if stopped
+                  else f"No embedded PostgreSQL is running under {target}.")
+        else:
+            delete_embedded_server(target)
+            print(f"Stopped the embedded PostgreSQL and deleted {target}.")
+    except EmbeddedPostgresError as exc:
+        sys.stderr.write(f"Error: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
