@@ -44,6 +44,7 @@ def person(people: dict[int, str], user_id: int | None) -> str:
 
 
 def request_tenant(request: HttpRequest) -> Tenant | None:
+    """The tenant whose admin this is: the request's host's."""
     return getattr(request, "tenant", None) or connection_tenant()
 
 
@@ -127,6 +128,7 @@ class TagsField(SimpleArrayField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vTextField", "placeholder": "onboarding, billing"}))
+        kwargs.setdefault("error_messages", {"item_invalid": "Tag %(nth)s:"})
         super().__init__(forms.CharField(max_length=TAG_MAX_LENGTH), delimiter=",", **kwargs)
 
     def prepare_value(self, value: Any) -> Any:
@@ -197,12 +199,14 @@ class ArchivedFilter(admin.SimpleListFilter):
 
 
 def named_keys(contexts: list[Context]) -> str:
+    """The contexts' keys for a message, the first few of a long list."""
     keys = [context.key for context in contexts[:KEYS_NAMED]]
     more = len(contexts) - len(keys)
     return ", ".join(keys) + (f" and {more} more" if more else "")
 
 
 def counted(count: int, noun: str = "context") -> str:
+    """1 context, 2 contexts."""
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
@@ -238,7 +242,7 @@ class ContextAdmin(TenantModelAdmin):
         context = super().get_object(request, object_id, from_field)
         if context is not None:
             # Every person on the page (the context's and its versions'), named in one query.
-            version_authors = context.versions.values_list("changed_by_id", flat=True)
+            version_authors = context.versions.order_by().values_list("changed_by_id", flat=True).distinct()
             ids: Iterable[int | None] = [context.created_by_id, context.updated_by_id, *version_authors]
             tenant = request_tenant(request)
             context.people = people_by_id(tenant=tenant, user_ids=ids) if tenant is not None else {}  # type: ignore[attr-defined]

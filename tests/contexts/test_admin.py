@@ -194,7 +194,7 @@ def test_a_tag_too_long_is_refused_with_its_reason_and_nothing_is_created(acme):
     )
 
     assert response.status_code == 200
-    assert "at most 64 characters" in response.content.decode()
+    assert "Tag 2: Ensure this value has at most 64 characters (it has 65)." in response.content.decode()
     with tenant_context(acme):
         assert not Context.objects.exists()
     assert not AuditLog.objects.filter(action="context.created", tenant_id=acme.pk).exists()
