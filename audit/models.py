@@ -12,6 +12,7 @@ class AuditActorType(models.TextChoices):
     SYSTEM = "system", "System"
     COMMAND = "command", "Command"
     ANONYMOUS = "anonymous", "Anonymous"
+    API_KEY = "api_key", "API key"
 
 
 class AuditOutcome(models.TextChoices):
@@ -33,7 +34,9 @@ class AuditLog(models.Model):
     tenant_slug = models.CharField(max_length=63, blank=True)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)
     actor_id = models.BigIntegerField(null=True, blank=True)
-    actor_label = models.CharField(max_length=254, blank=True, help_text="Email, or command and OS user.")
+    actor_label = models.CharField(
+        max_length=254, blank=True, help_text="Email, command and OS user, or API key id and name."
+    )
     action = models.CharField(max_length=64, help_text="What happened, e.g. tenant.created.")
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=128, blank=True)

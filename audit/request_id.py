@@ -26,6 +26,8 @@ class RequestContext:
     user_agent: str = ""
     tenant_slug: str = ""
     user_id: int | None = None
+    api_key_id: int | None = None  # the ApiKey row of a REST or MCP request
+    api_key_label: str = ""  # "key k3v9x2m1q8ab (ci)"
     command: str = ""  # "create_tenant by deploy" while a management command runs
 
 

@@ -53,8 +53,8 @@ def audit_record(
     rolled back leaves no entry. With independent=True (refusals and failures,
     whose own transaction is about to roll back) it is committed on its own.
     The actor is the user given, else a command when actor_label names one
-    (command_actor_label) or one is running (manage.py), else the signed-in
-    user of the request, else the system.
+    (command_actor_label) or one is running (manage.py), else the request's
+    API key, else its signed-in user, else the system.
     """
     context = current_context()
     if actor is not None and actor.is_authenticated:
@@ -63,6 +63,8 @@ def audit_record(
         actor_type, actor_id, label = AuditLog.ActorType.COMMAND, None, actor_label
     elif context.command:
         actor_type, actor_id, label = AuditLog.ActorType.COMMAND, None, context.command
+    elif context.api_key_id is not None:
+        actor_type, actor_id, label = AuditLog.ActorType.API_KEY, context.api_key_id, context.api_key_label
     elif context.user_id is not None:
         actor_type, actor_id, label = AuditLog.ActorType.USER, context.user_id, ""
     elif context.request_id:

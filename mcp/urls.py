@@ -3,6 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
+from mcp.problems import problem_page
 from mcp.views import healthz
 from tenants.admin_sites import tenant_admin_site
 
@@ -10,4 +11,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", tenant_admin_site.urls),
     path("healthz", healthz, name="healthz"),
+    path("problems/<slug:slug>", problem_page, name="problem"),
 ]
