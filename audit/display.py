@@ -28,16 +28,30 @@ def moment_html(value: dt.datetime | None, *, seconds: bool = True) -> str:
     return format_html('<span style="white-space:nowrap">{}</span> <span style="white-space:nowrap">{}</span>', day, rest)
 
 
+# The longest run of characters a narrow column must fit without a break.
+LONGEST_UNBROKEN = 12
+
+
+def _breakable_word(word: str) -> SafeString:
+    """One word with break points after its separators and within any long run of characters."""
+    pieces = [
+        piece[start:start + LONGEST_UNBROKEN]
+        for piece in re.split(r"(?<=[/@._-])", word)
+        for start in range(0, len(piece), LONGEST_UNBROKEN)
+    ]
+    return format_html_join(mark_safe("<wbr>"), "{}", ((piece,) for piece in pieces))
+
+
 def wrappable(text: str, url: str | None = None, title: str | None = None) -> SafeString:
-    """Text for a narrow column: it may break after / @ . and _ as well as at spaces and hyphens.
+    """Text for a narrow column: it may break after / @ . _ and - and within any long run of characters.
 
     Keys, slugs and emails have no spaces; without these break points one long
     name pushes a list wider than the screen.
     """
-    pieces = format_html_join(mark_safe("<wbr>"), "{}", ((piece,) for piece in re.split(r"(?<=[/@._])", text)))
+    joined = format_html_join("", "{}", ((_breakable_word(token),) for token in re.split(r"(\s+)", text)))
     tag, target = ("a", format_html(' href="{}"', url)) if url else ("span", "")
     tooltip = format_html(' title="{}"', title) if title else ""
-    return format_html('<{}{}{} style="overflow-wrap:break-word">{}</{}>', tag, target, tooltip, pieces, tag)
+    return format_html('<{}{}{} style="overflow-wrap:break-word">{}</{}>', tag, target, tooltip, joined, tag)
 
 
 def describe_actor(entry: AuditLog) -> str:

@@ -7,7 +7,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.utils import timezone
 
 from audit.admin import AuditLogAdmin
-from audit.display import format_moment
+from audit.display import format_moment, wrappable
 from audit.models import AuditLog
 from audit.services import audit_record
 from tests.tenants.test_admin import signed_in_client
@@ -165,3 +165,14 @@ def test_times_read_to_the_second_with_the_zone_they_are_shown_in():
         assert format_moment(moment) == "2026-12-02 00:41:07 CET"
     assert format_moment(moment, seconds=False) == "2026-12-01 23:41 UTC"
     assert format_moment(None) == ""
+
+
+def test_names_in_narrow_columns_can_break_so_no_long_name_widens_a_list():
+    assert str(wrappable("owner@acme.localhost")) == (
+        '<span style="overflow-wrap:break-word">owner@<wbr>acme.<wbr>localhost</span>'
+    )
+    assert "x" * 12 + "<wbr>" + "x" * 12 + "<wbr>" + "x" * 6 in str(wrappable("x" * 30))
+    assert "customer-<wbr>onboarding/<wbr>notes" in str(wrappable("customer-onboarding/notes"))
+    assert "Meeting notes for" in str(wrappable("Meeting notes for"))  # words break at their spaces already
+    linked = str(wrappable("<b>", url="/a?b=1&c=2", title='say "hi"'))
+    assert linked == '<a href="/a?b=1&amp;c=2" title="say &quot;hi&quot;" style="overflow-wrap:break-word">&lt;b&gt;</a>'
