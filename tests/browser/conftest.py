@@ -244,10 +244,29 @@ def server_process(
             shutil.copy(log_path, Path(os.environ["BROWSER_SHOTS"]) / "server.log")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test, so its fixtures can tell whether it failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
-def live_site(server_process: LiveServer, committed: None) -> LiveServer:
-    """The running server, with each test's committed data removed after it (the `committed` fixture)."""
-    return server_process
+def live_site(server_process: LiveServer, committed: None, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The running server, with each test's committed data removed after it (the `committed` fixture).
+
+    When the test fails, what the server logged during it is printed with the failure.
+    """
+    start = server_process.log_path.stat().st_size
+    yield server_process
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        with server_process.log_path.open(errors="replace") as log:
+            log.seek(start)
+            lines = [line for line in log if '"GET /static/' not in line]
+        print(f"--- the server's log during this test, static files left out ({server_process.log_path}):")
+        print("".join(lines))
 
 
 @dataclass(frozen=True)
