@@ -86,7 +86,7 @@ class FleetExecutor(MigrationExecutor):
     def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
         started = time.perf_counter()
-        pending = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].pending(graph.shared_plan)
+        before = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         # Django's migrate itself, as django-tenants' run_migrations calls it, minus its closing of
         # the connection afterwards: the run holds the migration lock on that connection.
         stdout = self.options.get("stdout") or sys.stdout
@@ -100,11 +100,14 @@ class FleetExecutor(MigrationExecutor):
                 if backend_pid(connection) is not None:  # a lost session took its settings with it
                     with connection.cursor() as cursor:
                         cursor.execute("RESET lock_timeout")
-            applied = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
-        done = [f"{app}.{name}" for app, name in pending if (app, name) in applied]
+            after = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+        applied = [f"{app}.{name}" for app, name in graph.shared_plan if (app, name) in after - before]
+        unapplied = [f"{app}.{name}" for app, name in reversed(graph.shared_plan) if (app, name) in before - after]
+        done = applied or unapplied
         # Public is a schema of the run like the others: in its counts, and in its history (written when
         # the run finishes, so that the run that creates the history's own table is in it too).
-        outcome = SchemaOutcome(PUBLIC_SCHEMA, done, False, (time.perf_counter() - started) * 1000)
+        outcome = SchemaOutcome(PUBLIC_SCHEMA, done, not applied and bool(unapplied),
+                                (time.perf_counter() - started) * 1000)
         context.results.append(
             FleetResult(total=1, outcomes=[outcome] if done else [], duration_s=time.perf_counter() - started)
         )

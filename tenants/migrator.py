@@ -271,17 +271,21 @@ class FleetMigrator:
         try:
             with restoring_schema():  # back where the caller was (public for a run)
                 connection.set_schema(schema_name)
+                state = None if backwards else self._state_after(frozenset(effective)).clone()
                 all_atomic = all(migration.atomic for migration, _ in migration_plan)
-                # One transaction for the whole plan: the schema ends where it was, or where it should be.
-                with (
-                    transaction.atomic() if all_atomic else nullcontext(),
-                    capture_statements(capture) if capture is not None else nullcontext(),
-                ):
-                    executor.migrate(
-                        self.targets,
-                        plan=migration_plan,
-                        state=None if backwards else self._state_after(frozenset(effective)).clone(),
-                    )
+                with capture_statements(capture) if capture is not None else nullcontext():
+                    if all_atomic or backwards:
+                        # One transaction for the whole plan (when it can): the schema ends where it was, or
+                        # where it should be.
+                        with transaction.atomic() if all_atomic else nullcontext():
+                            executor.migrate(self.targets, plan=migration_plan, state=state)
+                    else:
+                        # Forward, migration by migration, each atomic one in a transaction of its own: Django
+                        # records a migration with deferred SQL (indexes, foreign keys) after its block commits,
+                        # so a run stopped in between would leave its tables without their django_migrations row.
+                        for step in migration_plan:
+                            with transaction.atomic() if step[0].atomic else nullcontext():
+                                state = executor.migrate(self.targets, plan=[step], state=state)
         except Exception as exc:  # noqa: BLE001 - one schema's failure must not stop the fleet
             if connection_lost(exc):
                 raise  # not this schema's failure: the run cannot go on (the server rolled this schema back)
