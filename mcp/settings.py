@@ -154,6 +154,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One way of showing dates and times across the admin (mcp/formats): 2026-12-01 23:39:58 UTC.
+FORMAT_MODULE_PATH = ["mcp.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -265,7 +265,8 @@ class TenantAdmin(admin.ModelAdmin):
         )
         # The admin goes on with the instance it built (for its redirect); response_add shows the password.
         obj.__dict__.update(tenant.__dict__)
-        obj.owner_email, obj.owner_password = form.cleaned_data["owner_email"], password
+        owner = User.objects.filter(tenant=tenant, role=User.Role.OWNER).first() if password else None
+        obj.owner_email, obj.owner_password = (owner.email if owner else None), password
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Domain:
@@ -354,7 +355,8 @@ class UserIdentityInline(admin.TabularInline):
 class PlatformUserAdmin(UserAdmin):
     form = PlatformUserChangeForm
     add_form = PlatformUserCreationForm
-    list_display = ["email", "tenant", "role", "is_active", "is_staff", "last_login"]
+    # What fits at 1280 px beside the filters; names, dates and permissions are on the user's page.
+    list_display = ["email", "tenant", "role", "is_active", "is_staff"]
     list_filter = ["is_active", "is_staff", "is_superuser", "role", "tenant"]
     list_select_related = ["tenant"]
     search_fields = ["email", "full_name", "tenant__slug"]

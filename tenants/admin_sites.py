@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from tenants.access import user_may_use_admin
+from tenants.links import site_url
 from tenants.models import Tenant, User
 
 
@@ -35,7 +36,7 @@ class HostAdminAuthenticationForm(AdminAuthenticationForm):
 
 def wrong_host_hint(host_tenant: Tenant | None) -> str:
     """The sign-in refusal for this host: what a person whose account lives elsewhere should do."""
-    example = f"<your organisation>.{settings.BASE_DOMAIN}"
+    example = site_url(f"<your organisation>.{settings.BASE_DOMAIN}", "/admin/")
     if host_tenant is None or host_tenant.is_public:
         return (
             "Please enter the email and password of a platform staff account. Members of an organisation "
@@ -44,7 +45,7 @@ def wrong_host_hint(host_tenant: Tenant | None) -> str:
     return (
         f"Please enter the email and password of an owner or admin of {host_tenant.name}. If your account "
         f"belongs to another organisation, sign in at that organisation's own address ({example}); "
-        f"platform staff sign in at {settings.BASE_DOMAIN}."
+        f"platform staff sign in at {site_url(settings.BASE_DOMAIN, '/admin/')}."
     )
 
 

@@ -3,6 +3,7 @@ import re
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditLog
 from tenants.models import Domain, Tenant, User
@@ -43,10 +44,10 @@ def test_platform_staff_cannot_sign_in_on_a_tenant_host(acme):
     assert sign_in(host_client("acme.localhost"), "root@platform.test") == 200  # the form again, with an error
 
 
-def test_a_tenant_owner_sees_only_contexts_and_summaries(acme):
+def test_a_tenant_owner_sees_only_contexts_summaries_and_api_keys(acme):
     client = signed_in_client("acme.localhost", tenant=acme)
     index = client.get("/admin/").content.decode()
-    assert "Contexts" in index and "Summaries" in index
+    assert "Contexts" in index and "Summaries" in index and "API keys" in index
     for model in ("Tenants", "Users", "Audit logs", "Groups"):
         assert model not in index
     assert "Acme administration" in index
@@ -123,6 +124,7 @@ def test_creating_a_tenant_with_an_owner_shows_the_temporary_password_once_and_s
     password = re.search(r'<code id="owner-password">([^<]+)</code>', response.content.decode()).group(1)
     assert owner.check_password(password)
     assert "no-store" in response["Cache-Control"]
+    assert "Owner boss@initech.test can sign in" in response.content.decode()  # as stored, not as typed
     # Not in a message cookie or the session: the next page knows nothing of it.
     assert password not in str(response.cookies) and password not in client.get("/admin/").content.decode()
     owner_client = host_client("initech.localhost")
@@ -275,11 +277,20 @@ def test_signing_in_on_the_wrong_host_says_where_to_go_without_telling_whether_t
     on_other_tenant = sign_in_error("globex.localhost", "owner@acme.test")
     staff_on_tenant = sign_in_error("acme.localhost", "root@platform.test")
 
-    assert "sign in at their organisation's own address (<your organisation>.localhost)" in on_platform
+    assert "sign in at their organisation's own address (http://<your organisation>.localhost:8000/admin/)" in (
+        on_platform
+    )
     assert "Globex" in on_other_tenant and "sign in at that organisation's own address" in on_other_tenant
-    assert "platform staff sign in at localhost" in staff_on_tenant
+    assert "platform staff sign in at http://localhost:8000/admin/" in staff_on_tenant
     assert "staff account" not in on_other_tenant + staff_on_tenant
     # The same words for an email that exists nowhere, or a wrong password: no account enumeration.
     assert sign_in_error("localhost", "nobody@nowhere.test") == on_platform
     assert sign_in_error("globex.localhost", "nobody@nowhere.test") == on_other_tenant
     assert sign_in_error("acme.localhost", "owner@acme.test", "wrong password") == staff_on_tenant
+
+
+def test_dates_read_the_same_on_every_admin_page(acme):
+    client = signed_in_client("localhost", tenant=None)
+    page = client.get(f"/admin/tenants/tenant/{acme.pk}/change/").content.decode()
+    created = timezone.localtime(acme.created_at)
+    assert f"{created:%Y-%m-%d %H:%M:%S} UTC" in page
