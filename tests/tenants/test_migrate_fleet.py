@@ -15,6 +15,7 @@ from contexts.services import context_create
 from tenants.migration_lock import migration_lock
 from tenants.models import MigrationRun, MigrationRunSchema
 from tests.catalog import applied
+from tests.fleet_migrations import LATEST_REAL, REAL_MIGRATIONS
 
 UNIQUE_TITLE = {"contexts": "tests.fleet_migrations.unique_title"}
 ADD_FIELD = {"contexts": "tests.fleet_migrations.add_field"}
@@ -72,7 +73,7 @@ def test_a_new_migration_is_applied_to_every_tenant_with_a_line_each_and_a_summa
     lines = out.strip().splitlines()
     for index, schema in enumerate(["tenant_acme", "tenant_globex", "tenant_initech"], start=1):
         assert re.fullmatch(rf"\[{index}/3\] {schema}  contexts\.0002_context_note  applied  \d+ ms", lines[index - 1])
-        assert applied(schema) == ["0001_initial", "0002_context_note"]
+        assert applied(schema) == [*REAL_MIGRATIONS, "0002_context_note"]
     assert re.fullmatch(r"Migrated 3 schema\(s\), 0 already current, 0 failed in \d+\.\d\d s\.", lines[-1])
 
 
@@ -88,10 +89,10 @@ def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit
     assert "[2/3] tenant_globex  contexts.0002_context_title_unique  FAILED" in out.getvalue()
     assert "Migrated 2 schema(s), 0 already current, 1 failed" in out.getvalue()
     assert "tenant_globex: IntegrityError: could not create unique index" in err.getvalue()
-    assert applied("tenant_globex") == ["0001_initial"]
+    assert applied("tenant_globex") == REAL_MIGRATIONS
     assert not has_constraint("tenant_globex", "contexts_title_unique_test")
     for schema in ("tenant_acme", "tenant_initech"):
-        assert applied(schema) == ["0001_initial", "0002_context_title_unique"]
+        assert applied(schema) == [*REAL_MIGRATIONS, "0002_context_title_unique"]
         assert has_constraint(schema, "contexts_title_unique_test")
 
     run = MigrationRun.objects.latest("started_at")
@@ -108,7 +109,7 @@ def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit
     out, _ = migrate("--tenant")
     assert "[1/1] tenant_globex  contexts.0002_context_title_unique  applied" in out
     assert "Migrated 1 schema(s), 2 already current, 0 failed" in out
-    assert applied("tenant_globex") == ["0001_initial", "0002_context_title_unique"]
+    assert applied("tenant_globex") == [*REAL_MIGRATIONS, "0002_context_title_unique"]
 
 
 def test_fail_fast_stops_at_the_first_failing_schema(three_tenants, settings):
@@ -121,7 +122,7 @@ def test_fail_fast_stops_at_the_first_failing_schema(three_tenants, settings):
         call_command("migrate_schemas", "--tenant", "--fail-fast", stdout=out, stderr=StringIO())
 
     assert "Stopped at the first failure (--fail-fast)" in out.getvalue()
-    assert [applied(s) for s in ("tenant_acme", "tenant_globex", "tenant_initech")] == [["0001_initial"]] * 3
+    assert [applied(s) for s in ("tenant_acme", "tenant_globex", "tenant_initech")] == [REAL_MIGRATIONS] * 3
 
 
 def test_verbosity_zero_prints_only_failures(three_tenants, settings):
@@ -142,16 +143,16 @@ def test_rolling_back_takes_every_tenant_to_the_target_and_forward_again(three_t
     settings.MIGRATION_MODULES = ADD_FIELD
     migrate("--tenant")
 
-    out, _ = migrate("--tenant", "contexts", "0001")
+    out, _ = migrate("--tenant", *LATEST_REAL)
     assert "[1/3] tenant_acme  contexts.0002_context_note  unapplied" in out
-    assert all(applied(s) == ["0001_initial"] for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
+    assert all(applied(s) == REAL_MIGRATIONS for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
 
     out, _ = migrate("--schema", "tenant_globex", "contexts", "zero")
-    assert applied("tenant_globex") == [] and applied("tenant_acme") == ["0001_initial"]
+    assert applied("tenant_globex") == [] and applied("tenant_acme") == REAL_MIGRATIONS
 
     out, _ = migrate("--tenant")
     assert "Migrated 3 schema(s)" in out
-    assert all(applied(s) == ["0001_initial", "0002_context_note"] for s in ("tenant_acme", "tenant_globex"))
+    assert all(applied(s) == [*REAL_MIGRATIONS, "0002_context_note"] for s in ("tenant_acme", "tenant_globex"))
 
 
 def test_an_unknown_target_is_refused_in_one_line(three_tenants):
@@ -170,7 +171,7 @@ def test_tenant_creation_waits_for_a_run_but_not_for_another_creation(public_ten
 
     with migration_lock(wait_seconds=1, shared=True, dedicated_connection=True):  # another creation under way
         tenant_create(slug="acme", name="Acme")
-    assert applied("tenant_acme") == ["0001_initial"]
+    assert applied("tenant_acme") == REAL_MIGRATIONS
 
 
 def test_tenant_creation_during_a_run_waits_then_is_refused_and_creates_nothing(public_tenant, settings):
@@ -267,7 +268,7 @@ def test_flags_that_only_look_never_apply_tenant_migrations(committed, settings,
     settings.MIGRATION_MODULES = ADD_FIELD
     with pytest.raises(SystemExit) if flag == "--check" else nullcontext():
         call_command("migrate_schemas", "--tenant", flag, stdout=StringIO(), stderr=StringIO())
-    assert all(applied(s) == ["0001_initial"] for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
+    assert all(applied(s) == REAL_MIGRATIONS for s in ("tenant_acme", "tenant_globex", "tenant_initech"))
 
 
 def test_fail_fast_leaves_the_pooled_schemas_it_never_reached_unclaimable(three_tenants, settings):
@@ -284,7 +285,7 @@ def test_fail_fast_leaves_the_pooled_schemas_it_never_reached_unclaimable(three_
     # A run over everything counts public too (current here); the three tenants and the pool were never reached.
     assert "Migrated 0 schema(s), 1 already current, 1 failed" in out.getvalue()
     pooled = PooledSchema.objects.get()
-    assert applied(pooled.schema_name) == ["0001_initial"]
+    assert applied(pooled.schema_name) == REAL_MIGRATIONS
     from tenants.template import code_fingerprint
 
     assert pooled.fingerprint != code_fingerprint()  # behind the code, so never claimed

@@ -14,6 +14,7 @@ from tenants.models import MigrationRun
 from tenants.services import tenant_create
 from tests.catalog import applied, tables_in
 from tests.conftest import PROJECT_DIR, child_database_url, run_manage
+from tests.fleet_migrations import REAL_MIGRATIONS
 
 
 def other_connection() -> psycopg2.extensions.connection:
@@ -73,16 +74,16 @@ def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(thr
         holder.close()
 
     wait_until(no_other_backend_is_working)  # what the killed run had sent is finished or undone
-    assert applied("tenant_acme") == ["0001_initial"] and "contexts" in tables_in("tenant_acme")
+    assert applied("tenant_acme") == REAL_MIGRATIONS and "contexts" in tables_in("tenant_acme")
     # globex was mid-transaction: it is either untouched or wholly migrated (if its statements had all
     # reached the server), never in between.
-    assert (applied("tenant_globex") == ["0001_initial"]) == ("contexts" in tables_in("tenant_globex"))
+    assert (applied("tenant_globex") == REAL_MIGRATIONS) == ("contexts" in tables_in("tenant_globex"))
     assert applied("tenant_initech") == [] and "contexts" not in tables_in("tenant_initech")
 
     again = run_manage("migrate_schemas", "--tenant")
     assert again.returncode == 0, again.stderr
     assert "already current, 0 failed" in again.stdout
-    assert all(applied(f"tenant_{s}") == ["0001_initial"] for s in ("acme", "globex", "initech"))
+    assert all(applied(f"tenant_{s}") == REAL_MIGRATIONS for s in ("acme", "globex", "initech"))
     outcomes = list(MigrationRun.objects.order_by("started_at").values_list("outcome", flat=True))
     assert outcomes[-2:] == ["interrupted", "succeeded"]
 
@@ -100,18 +101,18 @@ def test_a_schema_whose_table_stays_locked_fails_with_a_lock_timeout_and_the_res
     assert "tenant_globex: lock timeout: canceling statement due to lock timeout" in result.stderr
     assert "Migrated 2 schema(s), 0 already current, 1 failed" in result.stdout
     assert applied("tenant_globex") == [] and "contexts" not in tables_in("tenant_globex")
-    assert applied("tenant_acme") == applied("tenant_initech") == ["0001_initial"]
+    assert applied("tenant_acme") == applied("tenant_initech") == REAL_MIGRATIONS
 
     retry = run_manage("migrate_schemas", "--tenant")
     assert retry.returncode == 0, retry.stderr
-    assert applied("tenant_globex") == ["0001_initial"]
+    assert applied("tenant_globex") == REAL_MIGRATIONS
 
 
 def test_django_tenants_own_executors_still_work(three_tenants_at_zero):
     for executor in ("standard", "multiprocessing"):
         result = run_manage("migrate_schemas", "--tenant", "--executor", executor, "-v", "0")
         assert result.returncode == 0, result.stderr
-        assert all(applied(f"tenant_{s}") == ["0001_initial"] for s in ("acme", "globex", "initech"))
+        assert all(applied(f"tenant_{s}") == REAL_MIGRATIONS for s in ("acme", "globex", "initech"))
         back = run_manage("migrate_schemas", "--tenant", "--executor", executor, "contexts", "zero", "-v", "0")
         assert back.returncode == 0, back.stderr
         assert all(applied(f"tenant_{s}") == [] for s in ("acme", "globex", "initech"))

@@ -9,6 +9,7 @@ from tenants.models import PooledSchema
 from tenants.services import tenant_create
 from tests.catalog import catalog
 from tests.conftest import schema_names
+from tests.fleet_migrations import LATEST_REAL
 
 ADD_FIELD = {"contexts": "tests.fleet_migrations.add_field"}
 
@@ -73,7 +74,7 @@ def test_a_pooled_schema_behind_the_code_is_never_claimed(public_tenant, setting
 def test_after_a_rollback_the_pool_is_not_claimable_until_migrated_forward(public_tenant, settings):
     settings.MIGRATION_MODULES = ADD_FIELD
     provision(1)
-    call_command("migrate_schemas", "--tenant", "contexts", "0001", stdout=StringIO())
+    call_command("migrate_schemas", "--tenant", *LATEST_REAL, stdout=StringIO())
     tenant_create(slug="acme", name="Acme")
     assert PooledSchema.objects.count() == 1 and "note" in columns("tenant_acme")
 
@@ -88,7 +89,7 @@ def test_migration_status_lists_pooled_schemas(public_tenant):
     call_command("migration_status", stdout=out)
     pooled = PooledSchema.objects.get().schema_name
     assert [line.split() for line in out.getvalue().splitlines() if line.startswith(pooled)] == [
-        [pooled, "(pool)", "0001_initial", "0", "current"]
+        [pooled, "(pool)", LATEST_REAL[1], "0", "current"]
     ]
 
 

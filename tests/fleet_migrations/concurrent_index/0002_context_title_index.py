@@ -3,11 +3,13 @@
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
+from tests.fleet_migrations import LATEST_REAL
+
 
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("contexts", "0001_initial")]
+    dependencies = [LATEST_REAL]
 
     operations = [
         AddIndexConcurrently(model_name="context", index=models.Index(fields=["title"], name="contexts_title_idx")),

@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from tests.fleet_migrations import LATEST_REAL
+
 
 def title_from_key(apps, schema_editor):
     Context = apps.get_model("contexts", "Context")
@@ -15,6 +17,6 @@ def clear_title(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("contexts", "0001_initial")]
+    dependencies = [LATEST_REAL]
 
     operations = [migrations.RunPython(title_from_key, clear_title)]

@@ -3,9 +3,11 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from tests.fleet_migrations import LATEST_REAL
+
 
 class Migration(migrations.Migration):
-    dependencies = [("contexts", "0001_initial")]
+    dependencies = [LATEST_REAL]
 
     operations = [
         migrations.AlterField(
