@@ -8,9 +8,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8000
-# The URLs the project prints name the port it serves on (settings.SITE_URL).
-export BASE_DOMAIN ?= localhost
-export SITE_URL ?= http://$(BASE_DOMAIN):$(PORT)
 # `make run` is a development server: DEBUG on unless you say otherwise.
 export DEBUG ?= true
 
@@ -27,6 +24,8 @@ migrate: install
 	$(PY) manage.py migrate_schemas --shared
 	$(PY) manage.py migrate_schemas --tenant
 
+# The URLs the project prints name the port it serves on (settings.SITE_URL).
+run: export SITE_URL ?= http://$(or $(BASE_DOMAIN),localhost):$(PORT)
 run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
