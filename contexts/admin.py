@@ -22,8 +22,8 @@ from contexts.models import Context, ContextVersion, Summary
 from contexts.selectors import people_by_id
 from contexts.services import EDITABLE_FIELDS, context_create, context_delete, context_set_archived, context_update
 from tenants.admin_sites import tenant_admin_site
+from tenants.current import connection_tenant
 from tenants.models import Tenant
-from tenants.selectors import connection_tenant
 
 TAG_MAX_LENGTH = Context._meta.get_field("tags").base_field.max_length  # type: ignore[attr-defined]
 # How many keys an action's message names before it says "and N more".

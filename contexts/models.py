@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+
+# The text search configuration of search_vector; queries must use the same one.
+SEARCH_CONFIG = "english"
 
 
 class Context(models.Model):
@@ -30,12 +34,21 @@ class Context(models.Model):
     updated_by_id = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Full-text search over key, title and content, kept by PostgreSQL itself (a stored generated column),
+    # so no write path can forget it. English stemming; the key and title weigh more than the content.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("key", "title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("content", weight="B", config=SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         db_table = "contexts"
         ordering = ["-updated_at", "-id"]
         indexes = [
             GinIndex(fields=["tags"], name="contexts_tags_gin"),
+            GinIndex(fields=["search_vector"], name="contexts_search_gin"),
             models.Index(fields=["expires_at"], name="contexts_expires_at_idx", condition=Q(expires_at__isnull=False)),
             # The usual listing: live contexts, most recently changed first.
             models.Index(
@@ -54,6 +67,10 @@ class Context(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 class ContextVersion(models.Model):

@@ -1,4 +1,10 @@
-"""Every write to a tenant's contexts: each change bumps the version and keeps a copy of it."""
+"""Every write to a tenant's contexts: each change bumps the version and keeps a copy of it.
+
+The admin, the REST API and the MCP tools all come through here, so the rules
+(shapes and plan limits in contexts.limits, preconditions, versions, audit)
+hold whichever door a change uses. Functions work in the schema the connection
+is on: the tenant's, set by the request's host.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,78 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
 
 from audit.services import audit_record
+from contexts.errors import (
+    ContextError,
+    ContextExpired,
+    ContextNotFound,
+    PreconditionRequired,
+    QuotaExceeded,
+    StaleVersion,
+)
+from contexts.limits import (
+    PlanLimits,
+    plan_limits,
+    validate_content,
+    validate_key,
+    validate_metadata,
+    validate_tags,
+    validate_title,
+)
 from contexts.models import Context, ContextVersion
-from tenants.selectors import connection_tenant
+from contexts.versions import version_get
+from tenants.current import connection_tenant
 
 # The fields a change may set; the rest are kept by the services.
 EDITABLE_FIELDS = ("title", "content", "tags", "metadata", "expires_at")
-
-
-class ContextError(ValueError):
-    """A context change was refused; nothing was changed."""
-
-
-class StaleVersion(ContextError):
-    """The context changed since the caller read it."""
+# What a context is when a PUT leaves a field out: PUT replaces the whole context.
+FIELD_DEFAULTS: dict[str, Any] = {"title": "", "content": "", "tags": [], "metadata": {}, "expires_at": None}
 
 
 def _actor_id(actor: Any) -> int | None:
+    # Only people are recorded in created_by/updated_by; an API key is named in the audit entry.
     return actor.pk if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _limits() -> PlanLimits:
+    tenant = connection_tenant()
+    return plan_limits(tenant.plan if tenant is not None else "free")
+
+
+def _validated(changes: dict[str, Any], limits: PlanLimits) -> dict[str, Any]:
+    """Check each field against the one set of rules; return the values as they will be stored."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ContextError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    checks = {"title": validate_title, "tags": validate_tags, "metadata": validate_metadata,
+              "content": lambda value: validate_content(value, limits), "expires_at": _validate_expiry}
+    return {field: checks[field](value) for field, value in changes.items()}
+
+
+def _validate_expiry(value: Any) -> dt.datetime | None:
+    if value is not None and not isinstance(value, dt.datetime):
+        raise ContextError("expires_at must be a date and time.", field="expires_at")
+    return value
+
+
+def _check_quota(limits: PlanLimits, *, new_context: bool, added_bytes: int) -> None:
+    """Refuse a change that would take the tenant past its plan's count or size."""
+    if limits.max_contexts is None and limits.max_total_bytes is None:
+        return
+    # A scan of the tenant's contexts (octet_length reads TOAST headers, not the content itself).
+    totals = Context.objects.aggregate(count=Count("id"), size=Sum(Func(F("content"), function="octet_length")))
+    count, size = totals["count"] or 0, totals["size"] or 0
+    if new_context and limits.max_contexts is not None and count + 1 > limits.max_contexts:
+        raise QuotaExceeded(f"This tenant holds {count} contexts, the most its plan allows.")
+    if limits.max_total_bytes is not None and added_bytes > 0 and size + added_bytes > limits.max_total_bytes:
+        raise QuotaExceeded(
+            f"This change would take the tenant's contexts to {size + added_bytes} bytes; "
+            f"its plan allows {limits.max_total_bytes}."
+        )
 
 
 def _record_version(context: Context, actor: Any) -> None:
@@ -46,6 +103,21 @@ def _audit(action: str, context: Context, actor: Any, **details: Any) -> None:
                  details={"key": context.key, "version": context.version, **details})
 
 
+def _locked(key: str) -> Context:
+    try:
+        return Context.objects.select_for_update().get(key=key)
+    except Context.DoesNotExist:
+        raise ContextNotFound(f"No context has the key {key!r}.") from None
+
+
+def _check_version(context: Context, expected_version: int | None) -> None:
+    if expected_version is not None and context.version != expected_version:
+        raise StaleVersion(
+            f"Context {context.key!r} is at version {context.version}, not {expected_version}; read it again.",
+            current_version=context.version,
+        )
+
+
 @transaction.atomic
 def context_create(
     *,
@@ -57,12 +129,21 @@ def context_create(
     expires_at: dt.datetime | None = None,
     actor: Any = None,
 ) -> Context:
-    """Create a context at version 1 in the current tenant's schema."""
+    """Create a context at version 1 in the current tenant's schema; refuse a key that exists."""
+    validate_key(key)
+    limits = _limits()
+    values = _validated({"title": title, "content": content, "tags": list(tags), "metadata": metadata or {},
+                         "expires_at": expires_at}, limits)
+    _check_quota(limits, new_context=True, added_bytes=len(values["content"].encode()))
     now = timezone.now()
-    context = Context.objects.create(
-        key=key, title=title, content=content, tags=list(tags), metadata=metadata or {}, expires_at=expires_at,
-        created_by_id=_actor_id(actor), updated_by_id=_actor_id(actor), created_at=now, updated_at=now,
-    )
+    try:
+        with transaction.atomic():
+            context = Context.objects.create(
+                key=key, created_by_id=_actor_id(actor), updated_by_id=_actor_id(actor), created_at=now,
+                updated_at=now, **values,
+            )
+    except IntegrityError:
+        raise StaleVersion(f"A context with the key {key!r} already exists.", current_version=None) from None
     _record_version(context, actor)
     _audit("context.created", context, actor)
     return context
@@ -73,29 +154,94 @@ def context_update(
     *, context: Context, changes: dict[str, Any], actor: Any = None, expected_version: int | None = None
 ) -> Context:
     """Apply changes, bump the version and keep a copy; refuse if expected_version is stale."""
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise ContextError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
-    current = Context.objects.select_for_update().get(pk=context.pk)
-    if expected_version is not None and current.version != expected_version:
-        raise StaleVersion(
-            f"Context {current.key!r} is at version {current.version}, not {expected_version}; read it again."
-        )
-    for field, value in changes.items():
+    return _update(_locked_by_pk(context), changes, actor=actor, expected_version=expected_version)
+
+
+def _locked_by_pk(context: Context) -> Context:
+    try:
+        return Context.objects.select_for_update().get(pk=context.pk)
+    except Context.DoesNotExist:
+        raise ContextNotFound(f"No context has the key {context.key!r}.") from None
+
+
+def _update(current: Context, changes: dict[str, Any], *, actor: Any, expected_version: int | None,
+            action: str = "context.updated", **details: Any) -> Context:
+    limits = _limits()
+    values = _validated(changes, limits)
+    _check_version(current, expected_version)
+    if "content" in values:
+        _check_quota(limits, new_context=False,
+                     added_bytes=len(values["content"].encode()) - len(current.content.encode()))
+    for field, value in values.items():
         setattr(current, field, value)
     current.version += 1
     current.updated_by_id = _actor_id(actor)
     current.updated_at = timezone.now()
     current.save()
     _record_version(current, actor)
-    _audit("context.updated", current, actor, fields=sorted(changes))
+    _audit(action, current, actor, fields=sorted(values), **details)
     return current
 
 
 @transaction.atomic
-def context_set_archived(*, context: Context, archived: bool, actor: Any = None) -> Context:
+def context_put(
+    *, key: str, values: dict[str, Any], expected_version: int | None = None, create_only: bool = False,
+    actor: Any = None,
+) -> tuple[Context, bool]:
+    """Create (create_only) or replace (expected_version) a context; return it and whether it was created.
+
+    Every write names what it expects, so that no update is lost: create_only
+    refuses a key that exists, expected_version one that moved on.
+    """
+    if create_only:
+        return context_create(key=key, actor=actor, **values), True
+    if expected_version is None:
+        raise PreconditionRequired(
+            "Say what you expect: If-None-Match: * to create this context, or If-Match with its ETag to replace it."
+        )
+    validate_key(key)
+    current = _locked(key)
+    replaced = {**FIELD_DEFAULTS, **values}
+    return _update(current, replaced, actor=actor, expected_version=expected_version), False
+
+
+@transaction.atomic
+def context_patch(*, key: str, changes: dict[str, Any], expected_version: int, actor: Any = None) -> Context:
+    """Change some fields of a context at the version the caller read."""
+    return _update(_locked(key), changes, actor=actor, expected_version=expected_version)
+
+
+def context_read(*, key: str, include_expired: bool = False) -> Context:
+    """Return a context and count the read, in one statement (concurrent reads all count)."""
+    validate_key(key)
+    expiry = "" if include_expired else " AND (expires_at IS NULL OR expires_at > now())"
+    found = list(Context.objects.raw(
+        "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now() "
+        f"WHERE key = %s{expiry} RETURNING *", [key],
+    ))
+    if found:
+        return found[0]
+    if not include_expired and Context.objects.filter(key=key).exists():
+        raise ContextExpired(f"Context {key!r} has expired.")
+    raise ContextNotFound(f"No context has the key {key!r}.")
+
+
+def contexts_read_many(*, keys: list[str]) -> list[Context]:
+    """Return the live contexts among these keys in one statement, counting each read."""
+    for key in keys:
+        validate_key(key)
+    return list(Context.objects.raw(
+        "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now() "
+        "WHERE key = ANY(%s) AND (expires_at IS NULL OR expires_at > now()) RETURNING *", [list(keys)],
+    ))
+
+
+@transaction.atomic
+def context_set_archived(*, context: Context, archived: bool, actor: Any = None,
+                         expected_version: int | None = None) -> Context:
     """Archive or unarchive a context (a change like any other: new version)."""
-    current = Context.objects.select_for_update().get(pk=context.pk)
+    current = _locked_by_pk(context)
+    _check_version(current, expected_version)
     if current.is_archived == archived:
         return current
     current.archived_at = timezone.now() if archived else None
@@ -109,7 +255,33 @@ def context_set_archived(*, context: Context, archived: bool, actor: Any = None)
 
 
 @transaction.atomic
-def context_delete(*, context: Context, actor: Any = None) -> None:
+def context_archive(*, key: str, archived: bool, actor: Any = None, expected_version: int | None = None) -> Context:
+    """Archive or unarchive the context with this key."""
+    return context_set_archived(context=_locked(key), archived=archived, actor=actor,
+                                expected_version=expected_version)
+
+
+@transaction.atomic
+def context_delete(*, context: Context, actor: Any = None, expected_version: int | None = None) -> None:
     """Delete a context with its versions and summaries."""
-    _audit("context.deleted", context, actor)
-    context.delete()
+    current = _locked_by_pk(context)
+    _check_version(current, expected_version)
+    _audit("context.deleted", current, actor)
+    current.delete()
+
+
+@transaction.atomic
+def context_delete_by_key(*, key: str, expected_version: int, actor: Any = None) -> None:
+    """Delete the context with this key, at the version the caller read."""
+    context_delete(context=_locked(key), actor=actor, expected_version=expected_version)
+
+
+@transaction.atomic
+def context_restore(*, key: str, version: int, expected_version: int, actor: Any = None) -> Context:
+    """Make a past version current again, as a new version (history is never rewritten)."""
+    current = _locked(key)
+    past = version_get(context=current, version=version)
+    values = {"title": past.title, "content": past.content, "tags": list(past.tags), "metadata": past.metadata}
+    return _update(current, values, actor=actor, expected_version=expected_version,
+                   action="context.restored", restored_version=version)
+

@@ -9,11 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from contexts.errors import SummaryConflict, SummaryNotFound
 from contexts.models import Context, Summary
-from tenants.selectors import connection_tenant
+from tenants.current import connection_tenant
 
 # Retries wait RETRY_BASE, then twice that, and so on.
 RETRY_BASE = dt.timedelta(seconds=30)
+# The attempts a retry asked for by a person adds to a failed summary.
+RETRY_ATTEMPTS = 3
 
 
 def _audit(action: str, summary: Summary, actor: Any = None, outcome: str = "success", **details: Any) -> None:
@@ -74,3 +77,28 @@ def summary_failed(*, summary: Summary, error: str) -> Summary:
     _audit("summary.failed", locked, outcome="failure", attempts=locked.attempts, will_retry=will_retry,
            error=error[:500])
     return locked
+
+
+@transaction.atomic
+def summary_retry(*, summary: Summary, actor: Any = None) -> Summary:
+    """Try a failed summary again, with a fresh budget of attempts."""
+    locked = Summary.objects.select_for_update().get(pk=summary.pk)
+    if locked.status != Summary.Status.FAILED:
+        raise SummaryConflict(f"Summary {locked.pk} is {locked.status}; only a failed summary can be retried.")
+    now = timezone.now()
+    locked.status = Summary.Status.PENDING
+    locked.max_attempts = locked.attempts + RETRY_ATTEMPTS
+    locked.next_attempt_at = now
+    locked.finished_at = None
+    locked.updated_at = now
+    locked.save()
+    _audit("summary.retried", locked, actor, attempts=locked.attempts, max_attempts=locked.max_attempts)
+    return locked
+
+
+def summary_get(*, context: Context, summary_id: int) -> Summary:
+    """Return one summary of a context, or raise SummaryNotFound."""
+    try:
+        return Summary.objects.get(context=context, pk=summary_id)
+    except Summary.DoesNotExist:
+        raise SummaryNotFound(f"Context {context.key!r} has no summary {summary_id}.") from None

@@ -92,6 +92,8 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
 ]
 TENANT_APPS = [
     "contexts",
@@ -171,6 +173,31 @@ STORAGES = {
     },
 }
 
+# --- The API ---------------------------------------------------------------------
+
+# What each plan may store and how fast its keys may call (contexts.limits reads these).
+# Request budgets are per minute, per key and per tenant, shared by REST and MCP.
+PLAN_LIMITS = {
+    "free": {"max_content_bytes": 64 * 1024, "max_contexts": 1_000, "max_total_bytes": 50 * 1024**2,
+             "requests_per_minute_key": 120, "requests_per_minute_tenant": 300},
+    "team": {"max_content_bytes": 1024**2, "max_contexts": 100_000, "max_total_bytes": 5 * 1024**3,
+             "requests_per_minute_key": 600, "requests_per_minute_tenant": 3_000},
+    "enterprise": {"max_content_bytes": 4 * 1024**2, "max_contexts": None, "max_total_bytes": None,
+                   "requests_per_minute_key": 3_000, "requests_per_minute_tenant": 30_000},
+}
+# A request body larger than the largest plan's content (with room for JSON escaping) is refused unread.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * max(limits["max_content_bytes"] for limits in PLAN_LIMITS.values())
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["contexts.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["contexts.api.auth.HasScope"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "contexts.api.problems.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
 # --- Security -------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
@@ -239,7 +266,13 @@ if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
     INSTALLED_APPS.append("django_migration_linter")
     # Migrations a person has reviewed and accepted although they lock or rewrite a table
     # (add a comment saying why beside each). Matched by name in every app: keep names unique.
-    REVIEWED_MIGRATIONS: list[str] = []
+    REVIEWED_MIGRATIONS: list[str] = [
+        # Computes search_vector for every context of a tenant and builds its index, rewriting the
+        # contexts table once under an exclusive lock, one tenant at a time (the engine migrates schema
+        # by schema). Reviewed when no tenant held more than a demo's rows; at scale, write such a change
+        # as a trigger-maintained column with a batched backfill and an index built concurrently.
+        "0002_context_search_vector",
+    ]
     MIGRATION_LINTER_OPTIONS = {
         "include_apps": ["tenants", "audit", "contexts"],
         "ignore_name": REVIEWED_MIGRATIONS,

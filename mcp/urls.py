@@ -1,6 +1,6 @@
-"""URLs of a tenant's host: its admin (and, later, its API)."""
+"""URLs of a tenant's host: its admin and its REST API."""
 
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from mcp.problems import problem_page
@@ -10,6 +10,7 @@ from tenants.admin_sites import tenant_admin_site
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", tenant_admin_site.urls),
+    path("api/v1/", include("contexts.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("problems/<slug:slug>", problem_page, name="problem"),
 ]

@@ -13,7 +13,10 @@ table with rows for as long as PostgreSQL scans or rewrites it:
 - every index statement after a migration's first: its CREATE INDEX checks stop there
   (and take a `USING gin` or partial index's table for another one).
 
-ProjectPostgresqlAnalyser adds the first two and reads every index statement. It also
+A stored generated column (GENERATED ALWAYS AS … STORED) added to an existing table is
+computed for every row, rewriting the table like a volatile default.
+
+ProjectPostgresqlAnalyser adds these three and reads every index statement. It also
 refuses CREATE EXTENSION, which a tenant migration would install in one tenant's schema
 (create extensions once in public; mark a shared app's migration that does so reviewed). The linter
 picks its analyser by name from its registry (the `sql_analyser` option);
@@ -69,6 +72,10 @@ VOLATILE_FUNCTIONS = (
 VOLATILE_DEFAULT = re.compile(
     rf"\bADD\s+COLUMN\b.*?\bDEFAULT\b.*?\b(?:{'|'.join(VOLATILE_FUNCTIONS)})\s*\(", re.IGNORECASE | re.DOTALL
 )
+# A stored generated column is computed for every row when it is added: a rewrite under an exclusive lock.
+GENERATED_STORED = re.compile(
+    r"\bADD\s+COLUMN\b.*?\bGENERATED\s+ALWAYS\s+AS\b.*\bSTORED\b", re.IGNORECASE | re.DOTALL
+)
 # The constraints PostgreSQL checks against every row when they are added (a CHECK, named
 # or on a new column, and a FOREIGN KEY), unless NOT VALID. A column added with an inline
 # REFERENCES is all NULL, so PostgreSQL skips that check; its index is CREATE_INDEX's.
@@ -98,6 +105,11 @@ def on_existing_tables(sql_statements: list[str], statement: re.Pattern[str]) ->
 def adds_column_with_volatile_default(sql_statements: list[str], **kwargs: object) -> bool:
     """Return whether the migration adds a column with a volatile default to an existing table."""
     return any(VOLATILE_DEFAULT.search(alter["actions"]) for alter in on_existing_tables(sql_statements, ALTER_TABLE))
+
+
+def adds_stored_generated_column(sql_statements: list[str], **kwargs: object) -> bool:
+    """Return whether the migration adds a stored generated column to an existing table."""
+    return any(GENERATED_STORED.search(alter["actions"]) for alter in on_existing_tables(sql_statements, ALTER_TABLE))
 
 
 def adds_constraint_without_not_valid(sql_statements: list[str], **kwargs: object) -> bool:
@@ -155,6 +167,13 @@ class ProjectPostgresqlAnalyser(PostgresqlAnalyser):
             code="VOLATILE_DEFAULT",
             fn=adds_column_with_volatile_default,
             message="ADD COLUMN with a volatile default rewrites table",
+            mode=CheckMode.TRANSACTION,
+            type=CheckType.ERROR,
+        ),
+        Check(
+            code="GENERATED_STORED",
+            fn=adds_stored_generated_column,
+            message="ADD COLUMN … GENERATED ALWAYS AS … STORED computes every row: rewrites table",
             mode=CheckMode.TRANSACTION,
             type=CheckType.ERROR,
         ),

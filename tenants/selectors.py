@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from django.db import connection
-
 from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.models import Tenant, TenantSchemaScript
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_schema_names
 from tenants.template import graph_fingerprint
-
-
-def connection_tenant() -> Tenant | None:
-    """The tenant whose schema the connection is on (a real row, also under schema_context)."""
-    tenant = connection.tenant
-    if isinstance(tenant, Tenant):
-        return tenant
-    return Tenant.objects.filter(schema_name=connection.schema_name).first()
 
 
 @dataclass

@@ -134,6 +134,17 @@ NEW_TABLES_FOREIGN_KEY = (
             id="hand-written volatile default",
         ),
         pytest.param(
+            ['ALTER TABLE "contexts" ADD COLUMN "words" tsvector GENERATED ALWAYS AS '
+             '(to_tsvector(\'english\'::regconfig, COALESCE("content", \'\'))) STORED;'],
+            ["GENERATED_STORED"],
+            id="stored generated column",
+        ),
+        pytest.param(
+            [NEW_TABLE.replace(");", ', "words" tsvector GENERATED ALWAYS AS (to_tsvector(\'simple\', "name")) STORED);')],
+            [],
+            id="stored generated column of a table the migration creates",
+        ),
+        pytest.param(
             ['ALTER TABLE "contexts" ADD COLUMN "seen_at" timestamp with time zone DEFAULT (STATEMENT_TIMESTAMP());'],
             [],
             id="stable default",

@@ -1,0 +1,180 @@
+"""The API's shapes: what a request may send (types only; the rules are the services') and what it gets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from contexts.limits import MAX_BATCH_KEYS, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH
+from contexts.models import Context, ContextVersion, Summary
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is an error rather than silently ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class ContextWrite(StrictSerializer):
+    title = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TITLE_LENGTH, trim_whitespace=False)
+    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    tags = serializers.ListField(child=serializers.CharField(max_length=MAX_TAG_LENGTH), required=False,
+                                 max_length=MAX_TAGS)
+    metadata = serializers.DictField(required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class BatchGet(StrictSerializer):
+    keys = serializers.ListField(child=serializers.CharField(), min_length=1, max_length=MAX_BATCH_KEYS)
+
+
+def etag(context: Context) -> str:
+    """The context's strong ETag: its version."""
+    return f'"v{context.version}"'
+
+
+def context_url(context: Context, suffix: str = "") -> str:
+    return reverse("api:context-detail", kwargs={"key": context.key}) + suffix
+
+
+# Every field a context representation may have; a listing's fields= picks among them.
+CONTEXT_FIELDS = (
+    "key", "title", "content", "snippet", "tags", "metadata", "version", "etag", "expires_at", "expired",
+    "archived", "archived_at", "access_count", "last_accessed_at", "created_at", "updated_at", "links",
+)
+LISTING_DEFAULT_FIELDS = tuple(name for name in CONTEXT_FIELDS if name not in ("content", "snippet"))
+DETAIL_FIELDS = tuple(name for name in CONTEXT_FIELDS if name != "snippet")
+
+
+class ContextRead(serializers.ModelSerializer):
+    etag = serializers.SerializerMethodField()
+    expired = serializers.SerializerMethodField()
+    archived = serializers.SerializerMethodField()
+    snippet = serializers.SerializerMethodField(help_text="With q: the best matching passages, matches in «».")
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Context
+        fields = CONTEXT_FIELDS
+
+    def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in set(self.fields) - set(fields or DETAIL_FIELDS):
+            self.fields.pop(name)
+
+    def get_etag(self, context: Context) -> str:
+        return etag(context)
+
+    def get_expired(self, context: Context) -> bool:
+        return context.is_expired
+
+    def get_archived(self, context: Context) -> bool:
+        return context.is_archived
+
+    def get_snippet(self, context: Context) -> str | None:
+        return getattr(context, "snippet", None)
+
+    def get_links(self, context: Context) -> dict[str, str]:
+        return {"self": context_url(context), "versions": context_url(context, "/versions"),
+                "summaries": context_url(context, "/summaries")}
+
+
+class VersionRead(serializers.ModelSerializer):
+    class Meta:
+        model = ContextVersion
+        fields = ("version", "title", "content", "tags", "metadata", "changed_by_id", "created_at")
+
+
+class VersionSummaryRead(serializers.ModelSerializer):
+    class Meta:
+        model = ContextVersion
+        fields = ("version", "title", "tags", "changed_by_id", "created_at")
+
+
+class SummaryRead(serializers.ModelSerializer):
+    stale = serializers.SerializerMethodField(help_text="The context has changed since the version summarised.")
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Summary
+        fields = ("id", "status", "context_version", "stale", "text", "backend", "model", "quality_score",
+                  "quality_metrics", "processing_metadata", "attempts", "max_attempts", "last_error",
+                  "next_attempt_at", "started_at", "finished_at", "created_at", "updated_at", "links")
+
+    def get_stale(self, summary: Summary) -> bool:
+        return summary.context.version != summary.context_version
+
+    def get_links(self, summary: Summary) -> dict[str, str]:
+        return {"self": summary_url(summary), "context": context_url(summary.context)}
+
+
+def summary_url(summary: Summary) -> str:
+    return reverse("api:summary-detail", kwargs={"key": summary.context.key, "summary_id": summary.pk})
+
+
+class CommaList(serializers.CharField):
+    """A query parameter holding a comma-separated list."""
+
+    def to_internal_value(self, data: Any) -> list[str]:
+        text = super().to_internal_value(data)
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class JsonObject(serializers.CharField):
+    """A query parameter holding a JSON object."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        import json
+
+        text = super().to_internal_value(data)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise serializers.ValidationError("Not valid JSON.") from None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object, e.g. {\"team\": \"billing\"}.")
+        return value
+
+
+class ListingQuery(StrictSerializer):
+    tags = CommaList(required=False, help_text="Any of these tags (comma-separated).")
+    tags_all = CommaList(required=False, help_text="All of these tags (comma-separated).")
+    metadata = JsonObject(required=False, help_text="Contexts whose metadata contains this JSON object.")
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+    updated_after = serializers.DateTimeField(required=False)
+    updated_before = serializers.DateTimeField(required=False)
+    include_archived = serializers.BooleanField(required=False, default=False)
+    include_expired = serializers.BooleanField(required=False, default=False)
+    q = serializers.CharField(required=False, max_length=500,
+                              help_text='Full-text search in web-search syntax: words, "a phrase", -without, or.')
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+    cursor = serializers.CharField(required=False, max_length=2000)
+    fields = CommaList(required=False, help_text=f"Fields to return, among: {', '.join(CONTEXT_FIELDS)}.")
+
+    def validate_fields(self, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in CONTEXT_FIELDS]
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field {unknown[0]!r}; choose among {', '.join(CONTEXT_FIELDS)}.")
+        return value
+
+
+class DiffQuery(StrictSerializer):
+    from_version = serializers.IntegerField(required=False, min_value=1)
+    to_version = serializers.IntegerField(required=False, min_value=1)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # ?from=1&to=3 in the URL ("from" is a Python keyword, hence the renaming).
+        renamed = {{"from": "from_version", "to": "to_version"}.get(name, name): value for name, value in data.items()}
+        return super().to_internal_value(renamed)
+
+
+class EmptyBody(StrictSerializer):
+    """A body that must be empty or {}."""
