@@ -73,6 +73,35 @@ _database["OPTIONS"].setdefault("application_name", "mcp")
 DATABASES = {"default": _database}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
+# --- Caches ----------------------------------------------------------------------
+
+# "default" holds the request budgets (tenants.rate_limits), "lookups" the host → tenant and key → API key
+# rows (tenants.cache); both are shared by every worker process. With REDIS_URL, Redis holds both. Without
+# it the budgets go to Django's database cache (the table of tenants' migration 0006), and the lookups
+# are not cached at all: a cache read there costs a query, as reading the row itself does.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+# Entries of one database only, should two share a Redis (a development database and the benchmark's).
+_cache_prefix = f"mcp:{_database['NAME']}"
+if REDIS_URL:
+    if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigurationError(f"REDIS_URL={REDIS_URL!r} is not a redis://, rediss:// or unix:// URL.")
+    CACHES = {
+        alias: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                "KEY_PREFIX": f"{_cache_prefix}:{alias}"}
+        for alias in ("default", "lookups")
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+            # Culling (which also removes expired rows) starts past this many rows. Django's 300 would drop
+            # live counters on a platform with a few hundred busy keys; each write counts the rows, so not millions.
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
+        },
+        "lookups": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+
 # Migration runs: how long a second run waits for the first, and how long a
 # migration may wait for a table lock before its schema is reported failed.
 MIGRATION_LOCK_WAIT = env_int("MIGRATION_LOCK_WAIT", 10)
@@ -114,6 +143,7 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 MIDDLEWARE = [
     "audit.middleware.RequestIdMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "tenants.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -194,6 +224,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "contexts.api.problems.problem_exception_handler",
+    # Per key and per tenant, by plan (PLAN_LIMITS), in the cache every worker shares: tenants.rate_limits.
+    "DEFAULT_THROTTLE_CLASSES": ["contexts.api.throttling.KeyAndTenantRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -272,6 +304,9 @@ if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
         # by schema). Reviewed when no tenant held more than a demo's rows; at scale, write such a change
         # as a trigger-maintained column with a batched backfill and an index built concurrently.
         "0002_context_search_vector",
+        # Creates the database cache's table, new and empty; reviewed because the linter reads the reverse SQL
+        # of a RunSQL as a change of its own, and that reverse drops the table (as a CreateModel's reverse would).
+        "0006_django_cache_table",
     ]
     MIGRATION_LINTER_OPTIONS = {
         "include_apps": ["tenants", "audit", "contexts"],

@@ -46,16 +46,18 @@ def api_key_authenticate(*, authorization: str | None, host_tenant: Tenant) -> A
     """Return the API key an Authorization header presents on this host, or raise AccessRefused saying why.
 
     A key is accepted on its own tenant's host only, and never from a query
-    string (the caller passes the header alone).
+    string (the caller passes the header alone). The key may come from the
+    lookup cache; a revocation or deletion removes it from there at once.
     """
     from tenants.api_keys import digests_match, parse_key
-    from tenants.models import ApiKey
+    from tenants.cache import api_key_by_id
 
     scheme, _, raw_key = (authorization or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not raw_key.strip():
         raise CredentialMissing("Send an API key of this tenant as 'Authorization: Bearer <key>'.")
     parsed = parse_key(raw_key.strip())
-    api_key = ApiKey.objects.filter(key_id=parsed[0]).first() if parsed else None
+    # Possibly a cached copy (tenants.cache): every check below runs on it all the same, the tenant's first.
+    api_key = api_key_by_id(parsed[0]) if parsed else None
     if api_key is None or parsed is None or not digests_match(api_key.digest, parsed[1]):
         raise CredentialInvalid("The API key is not valid.")
     if api_key.tenant_id != host_tenant.pk:

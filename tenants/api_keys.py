@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from tenants.cache import claim_touch
 from tenants.errors import TenantError
 from tenants.models import ApiKey, Tenant, User
 
@@ -122,6 +123,10 @@ def api_key_touch(api_key: ApiKey) -> None:
     """Note that a key was used, at most once per LAST_USED_RESOLUTION."""
     now = timezone.now()
     if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # A cached key's last_used_at dates from when it was cached: the shared marker says whether another
+    # request (in any worker) has written it within the period, so that a busy key is not written on each one.
+    if not claim_touch(api_key, int(LAST_USED_RESOLUTION.total_seconds())):
         return
     ApiKey.objects.filter(pk=api_key.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)

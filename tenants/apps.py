@@ -7,4 +7,4 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import signals  # noqa: F401  (connects the user audit receivers)
+        from tenants import signals  # noqa: F401  (connects the user audit and lookup cache receivers)

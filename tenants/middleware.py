@@ -1,4 +1,4 @@
-"""Route each request to its tenant's schema, and keep users on their own tenant's host."""
+"""Route each request to its tenant's schema, keep users on their own host, and send the rate-limit headers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from audit.request_id import note as note_request
 from mcp.problems import problem_response
 from tenants.access import user_belongs_to_host
+from tenants.cache import tenant_for_host
+from tenants.models import Domain, Tenant
+from tenants.rate_limits import noted_rate_limit
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -22,6 +25,10 @@ class TenantMiddleware(TenantMainMiddleware):
         # The development server's banner names 0.0.0.0 or 127.0.0.1: those addresses serve the public host.
         hostname = TenantMainMiddleware.hostname_from_request(request)
         return settings.BASE_DOMAIN if hostname in settings.PUBLIC_HOST_ALIASES else hostname
+
+    def get_tenant(self, domain_model: type[Domain], hostname: str) -> Tenant:
+        # From the shared cache when it holds the host (tenants.cache); its suspension is checked below either way.
+        return tenant_for_host(hostname)
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return HttpResponseNotFound(f"No tenant is served at {hostname}.\n", content_type="text/plain")
@@ -56,3 +63,23 @@ class TenantUserMiddleware:
         if request.user.is_authenticated:
             note_request(user_id=request.user.pk)
         return self.get_response(request)
+
+
+class RateLimitHeadersMiddleware:
+    """Add RateLimit-Policy and RateLimit to every response of a request that spent a key's budget.
+
+    Whoever spends it (the REST API's throttle, the MCP endpoint) leaves the
+    standing on the request (tenants.rate_limits.note_rate_limit), so that
+    answers of every kind carry the headers, a 429 and a problem document too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        standing = noted_rate_limit(request)
+        if standing is not None:
+            for header, value in standing.headers().items():
+                response[header] = value
+        return response

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from tenants.cache import forget_hosts
 from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
 from tenants.fleet import MigrationGraph, SchemaState
 from tenants.migration_lock import hold_shared_migration_lock
@@ -333,6 +334,7 @@ def domain_change(
             Domain.objects.filter(pk=current.pk).update(**changes)
     except IntegrityError:
         raise domain_taken(current.domain) from None
+    forget_hosts([before, current.domain])  # an update sends no signal: the old name stops routing here at once
     audit_record(
         action="domain.changed", tenant=locked_tenant, actor=actor, actor_label=actor_label, target=current,
         details={"domain": current.domain, "previous_domain": before, "fields": sorted(changes)},

@@ -1,17 +1,21 @@
-"""Audit what happens to users, whichever path it comes by (admin, commands, services, login forms)."""
+"""Audit what happens to users, and forget cached lookups of tenants, domains and keys that change.
+
+Both whichever path the change comes by (admin, commands, services, login forms).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from audit.request_id import note as note_request
 from audit.services import audit_record
-from tenants.models import User
+from tenants import cache
+from tenants.models import ApiKey, Domain, Tenant, User
 
 # Changing these changes what a user may do.
 PRIVILEGE_FIELDS = ("role", "is_active", "is_staff", "is_superuser", "tenant_id")
@@ -79,3 +83,32 @@ def audit_login_failed(sender: Any, credentials: dict[str, Any], request: HttpRe
     tried = credentials.get("username") or credentials.get("email") or ""
     audit_record(action="auth.login_failed", tenant=_host_tenant(request), outcome="denied", independent=True,
                  details={"email": str(tried)[:254]})
+
+
+# --- The lookup cache (tenants.cache): a suspension, a removed domain or a revoked key take effect at once.
+
+
+@receiver(post_save, sender=Tenant)
+@receiver(post_delete, sender=Tenant)
+def forget_cached_tenant(sender: type[Tenant], instance: Tenant, **kwargs: Any) -> None:
+    cache.forget_tenant(instance)
+
+
+@receiver(pre_save, sender=Domain)
+def remember_host_name(sender: type[Domain], instance: Domain, **kwargs: Any) -> None:
+    """Keep the stored host name, which a renamed domain stops serving."""
+    stored = Domain.objects.filter(pk=instance.pk).values_list("domain", flat=True).first() if instance.pk else None
+    instance._stored_domain = stored
+
+
+@receiver(post_save, sender=Domain)
+@receiver(post_delete, sender=Domain)
+def forget_cached_host(sender: type[Domain], instance: Domain, **kwargs: Any) -> None:
+    cache.forget_hosts({instance.domain, getattr(instance, "_stored_domain", None) or instance.domain})
+
+
+@receiver(post_save, sender=ApiKey)
+@receiver(post_delete, sender=ApiKey)
+def forget_cached_api_key(sender: type[ApiKey], instance: ApiKey, created: bool = False, **kwargs: Any) -> None:
+    if not created:  # a new key was never cached: its id is new
+        cache.forget_api_key(instance.key_id)

@@ -80,7 +80,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             else:
                 detail = str(exc.detail)
             if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-                headers["Retry-After"] = str(int(exc.wait) + 1)
+                headers["Retry-After"] = str(exc.wait)  # whole seconds already (DRF rounds up), as RateLimit's t
             if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
                 headers["WWW-Authenticate"] = 'Bearer realm="api"'
             if isinstance(exc, exceptions.MethodNotAllowed) and request is not None:

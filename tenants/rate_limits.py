@@ -1,0 +1,131 @@
+"""Request budgets per API key and per tenant, by plan: the one rule the REST API and the MCP endpoint share.
+
+Each key may make requests_per_minute_key requests a minute, and all the keys
+of a tenant together requests_per_minute_tenant (settings.PLAN_LIMITS, by the
+tenant's plan). The counters live in settings.CACHES["default"], which every
+worker process shares: Redis when REDIS_URL is set, Django's database cache
+otherwise. The REST API spends a request through its throttle
+(contexts.api.throttling), the MCP endpoint by calling rate_limit_spend itself;
+both note the standing on the request, and RateLimitHeadersMiddleware
+(tenants.middleware) turns it into the RateLimit-Policy and RateLimit headers
+of draft-ietf-httpapi-ratelimit-headers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.core.cache import caches
+from django.http import HttpRequest
+
+from contexts.limits import plan_limits
+from tenants.models import ApiKey, Tenant
+
+RATE_LIMIT_CACHE = "default"
+WINDOW = 60  # seconds: the plans' budgets are per minute
+# A counter's key names its window, so it only has to outlive the window; the margin covers clock skew between workers.
+COUNTER_TTL = 2 * WINDOW
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Where one budget stands after this request: policy 'key' or 'tenant'."""
+
+    policy: str
+    quota: int
+    used: int  # this request included
+    reset: int  # seconds until the window ends and the budget is whole again
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota - self.used)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.quota
+
+
+@dataclass(frozen=True)
+class RateLimitStanding:
+    """What spending one request left: the plan's quotas and the budgets counted."""
+
+    quotas: tuple[tuple[str, int], ...]  # (policy, requests per window), for RateLimit-Policy
+    budgets: tuple[Budget, ...]  # the budgets this request was counted against
+
+    @property
+    def refused_by(self) -> Budget | None:
+        return next((budget for budget in self.budgets if budget.exceeded), None)
+
+    def refusal_detail(self) -> str:
+        """Say which budget is spent, for a person."""
+        budget = self.refused_by
+        assert budget is not None
+        whose = "This API key" if budget.policy == "key" else "This tenant's keys together"
+        return f"{whose} made more than the {budget.quota} requests a minute the plan allows."
+
+    def headers(self) -> dict[str, str]:
+        """Return the RateLimit-Policy and RateLimit headers (structured-field lists, one item per budget)."""
+        return {
+            "RateLimit-Policy": ", ".join(f'"{policy}";q={quota};w={WINDOW}' for policy, quota in self.quotas),
+            "RateLimit": ", ".join(f'"{budget.policy}";r={budget.remaining};t={budget.reset}'
+                                   for budget in self.budgets),
+        }
+
+
+def _now() -> float:
+    # One name for the clock of the windows, which a test may move on to the next minute.
+    return time.time()
+
+
+def _count(counter: str) -> int:
+    """Count one request in a window's counter; return the window's count so far.
+
+    A fixed window, one integer per key and minute: Redis increments it
+    atomically in one command. DRF's SimpleRateThrottle keeps instead a list of
+    every request's time per key, read, trimmed, rewritten and pickled on each
+    request: 600 timestamps a minute per key, and lost updates when two
+    workers rewrite the list at once. The price of a fixed window is a burst
+    of up to twice the quota across a window's edge, which a per-minute budget
+    tolerates. (Django's database cache increments by reading then writing, so
+    without Redis two concurrent requests may count once: use Redis where
+    several workers share a busy key.)
+    """
+    cache = caches[RATE_LIMIT_CACHE]
+    try:
+        return cache.incr(counter)
+    except ValueError:  # the window's first request
+        if cache.add(counter, 1, COUNTER_TTL):
+            return 1
+        return cache.incr(counter)  # another worker counted the first one meanwhile
+
+
+def rate_limit_spend(*, api_key: ApiKey, tenant: Tenant) -> RateLimitStanding:
+    """Count one request of this key on its tenant against the plan's budgets; say where both stand.
+
+    The tenant's budget is spent only when the key's allows the request, so a
+    key that keeps calling past its own budget does not use up its tenant's.
+    """
+    limits = plan_limits(tenant.plan)
+    now = _now()
+    window = int(now // WINDOW)
+    reset = max(1, math.ceil((window + 1) * WINDOW - now))
+    quotas = (("key", limits.requests_per_minute_key), ("tenant", limits.requests_per_minute_tenant))
+    key_budget = Budget("key", limits.requests_per_minute_key, _count(f"ratelimit:key:{api_key.pk}:{window}"), reset)
+    if key_budget.exceeded:
+        return RateLimitStanding(quotas=quotas, budgets=(key_budget,))
+    tenant_budget = Budget(
+        "tenant", limits.requests_per_minute_tenant, _count(f"ratelimit:tenant:{tenant.pk}:{window}"), reset
+    )
+    return RateLimitStanding(quotas=quotas, budgets=(key_budget, tenant_budget))
+
+
+def note_rate_limit(request: HttpRequest, standing: RateLimitStanding) -> None:
+    """Keep the standing on the request, for the response's headers."""
+    request.rate_limit_standing = standing  # type: ignore[attr-defined]
+
+
+def noted_rate_limit(request: HttpRequest) -> RateLimitStanding | None:
+    """Return the standing a request's budget was left at, if it spent one."""
+    return getattr(request, "rate_limit_standing", None)
