@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -12,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.request_id import command_actor_label
 from tenants.db_errors import CLOSED_CONNECTION_ERRORS, DATABASE_ERRORS, connection_lost, first_loss, sqlstate
 from tenants.errors import TenantError, first_line
+from tenants.schema_switch import restoring_schema
 
 # What to do about the refusals an operator meets most.
 SQLSTATE_HINTS = {
@@ -87,6 +89,31 @@ class ProjectCommand(BaseCommand):
     def actor_label(self) -> str:
         """How audit entries name whoever runs this command."""
         return command_actor_label(self.__module__.rsplit(".", 1)[-1])
+
+
+class WrappingCommand(ProjectCommand):
+    """A django-tenants command that runs another command in tenant schemas: one-line errors, the schema put back."""
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # django-tenants leaves the connection on the tenant it switched to (call_command in a task or a shell).
+        with restoring_schema():
+            super().handle(*args, **options)
+
+    def run_wrapped(self, argv: list[str]) -> None:
+        """Parse argv and run the wrapped command, as django-tenants does."""
+        super().run_from_argv(argv)
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        # django-tenants parses and runs the wrapped command here, outside the handling BaseCommand gives handle().
+        traceback = "--traceback" in argv
+        try:
+            with errors_in_one_line(traceback=traceback), restoring_schema():
+                self.run_wrapped(argv)
+        except CommandError as exc:
+            if traceback:
+                raise
+            sys.stderr.write(f"CommandError: {exc}\n")
+            sys.exit(exc.returncode)
 
 
 class ReplacedCommand(BaseCommand):
