@@ -7,6 +7,7 @@ request budgets depend on the tenant's plan (settings.PLAN_LIMITS).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -86,9 +87,36 @@ def validate_tags(tags: Any) -> list[str]:
     return unique
 
 
+# Characters PostgreSQL cannot hold in text or jsonb: NUL, and UTF-16 surrogates that pair with nothing
+# (JSON's "\ud800" alone decodes to one, and no UTF-8 can encode it).
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_json(value: Any, where: str) -> str | None:
+    """Say why PostgreSQL's jsonb cannot store this JSON value (NUL, a lone surrogate, NaN or infinity), or None."""
+    stack = [(value, where)]
+    while stack:  # iterative: nesting as deep as the JSON parser allows must not exhaust the stack
+        item, location = stack.pop()
+        if isinstance(item, str) and UNSTORABLE_CHARACTERS.search(item):
+            return f"{location} holds a NUL character or a lone UTF-16 surrogate, which cannot be stored."
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{location} holds a number too large to store (JSON numbers must be finite)."
+        if isinstance(item, dict):
+            for name, member in item.items():
+                if UNSTORABLE_CHARACTERS.search(name):
+                    return f"A key in {location} holds a NUL character or a lone UTF-16 surrogate."
+                stack.append((member, f"{location}.{name}"))
+        elif isinstance(item, list):
+            stack.extend((member, f"{location}[{index}]") for index, member in enumerate(item))
+    return None
+
+
 def validate_metadata(metadata: Any) -> dict[str, Any]:
     if not isinstance(metadata, dict):
         raise InvalidContext("Metadata must be a JSON object.", field="metadata")
+    unstorable = unstorable_json(metadata, "metadata")
+    if unstorable:
+        raise InvalidContext(unstorable, field="metadata")
     size = len(json.dumps(metadata, separators=(",", ":")).encode())
     if size > MAX_METADATA_BYTES:
         raise ContentTooLarge(f"The metadata takes {size} bytes as JSON; the most is {MAX_METADATA_BYTES}.",

@@ -123,6 +123,8 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Swagger UI's JavaScript and CSS as static files of our own: /api/docs/ loads nothing from elsewhere.
+    "drf_spectacular_sidecar",
 ]
 TENANT_APPS = [
     "contexts",
@@ -228,6 +230,34 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["contexts.api.throttling.KeyAndTenantRateThrottle"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI document of the REST API (/api/schema/ on every tenant host) and its Swagger UI (/api/docs/).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MCP context store API",
+    "DESCRIPTION": (
+        "Each tenant's contexts, their versions and their summaries, on the tenant's own host "
+        "(`https://<slug>.<base domain>/api/v1/`). Send an API key of that tenant as "
+        "`Authorization: Bearer <key>`. Writes name what they expect: `If-None-Match: *` to create, "
+        "`If-Match: \"v<version>\"` (the ETag you read) to change or delete; without one the answer is 428, "
+        "with a stale one 412. Every error is `application/problem+json` (RFC 9457) with a stable `type`, "
+        "a `detail` for a person, `errors[]` for fields and the `request_id`."
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    # The document is the same for every tenant and names no data, and a person must be able to open the
+    # docs page before pasting a key into it: both are served without a key (contexts.api.schema).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SummaryStatus": "contexts.models.SummaryStatus"},
+    "PREPROCESSING_HOOKS": ["contexts.api.schema.api_endpoints_only"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True},
 }
 
 # --- Security -------------------------------------------------------------------

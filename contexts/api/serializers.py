@@ -7,7 +7,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from contexts.limits import MAX_BATCH_KEYS, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH
+from contexts.limits import MAX_BATCH_KEYS, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH, unstorable_json
 from contexts.models import Context, ContextVersion, Summary
 
 
@@ -22,11 +22,19 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class TextField(serializers.CharField):
+    """A string, and only a string: DRF's CharField would turn 5 or true into "5" or "True"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ContextWrite(StrictSerializer):
-    title = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TITLE_LENGTH, trim_whitespace=False)
-    content = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    tags = serializers.ListField(child=serializers.CharField(max_length=MAX_TAG_LENGTH), required=False,
-                                 max_length=MAX_TAGS)
+    title = TextField(required=False, allow_blank=True, max_length=MAX_TITLE_LENGTH, trim_whitespace=False)
+    content = TextField(required=False, allow_blank=True, trim_whitespace=False)
+    tags = serializers.ListField(child=TextField(max_length=MAX_TAG_LENGTH), required=False, max_length=MAX_TAGS)
     metadata = serializers.DictField(required=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -63,6 +71,7 @@ class ContextRead(serializers.ModelSerializer):
     class Meta:
         model = Context
         fields = CONTEXT_FIELDS
+        read_only_fields = CONTEXT_FIELDS  # an answer's shape: every field it has is always there (OpenAPI)
 
     def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,12 +99,14 @@ class VersionRead(serializers.ModelSerializer):
     class Meta:
         model = ContextVersion
         fields = ("version", "title", "content", "tags", "metadata", "changed_by_id", "created_at")
+        read_only_fields = fields
 
 
 class VersionSummaryRead(serializers.ModelSerializer):
     class Meta:
         model = ContextVersion
         fields = ("version", "title", "tags", "changed_by_id", "created_at")
+        read_only_fields = fields
 
 
 class SummaryRead(serializers.ModelSerializer):
@@ -107,6 +118,7 @@ class SummaryRead(serializers.ModelSerializer):
         fields = ("id", "status", "context_version", "stale", "text", "backend", "model", "quality_score",
                   "quality_metrics", "processing_metadata", "attempts", "max_attempts", "last_error",
                   "next_attempt_at", "started_at", "finished_at", "created_at", "updated_at", "links")
+        read_only_fields = fields
 
     def get_stale(self, summary: Summary) -> bool:
         return summary.context.version != summary.context_version
@@ -140,6 +152,9 @@ class JsonObject(serializers.CharField):
             raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object, e.g. {\"team\": \"billing\"}.")
+        unstorable = unstorable_json(value, self.field_name)
+        if unstorable:  # no stored metadata can hold it, and PostgreSQL would refuse the query
+            raise serializers.ValidationError(unstorable)
         return value
 
 
