@@ -260,6 +260,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "displayOperationId": True},
 }
 
+# --- The MCP endpoint (mcp/server) --------------------------------------------------
+
+# The largest answer /mcp (or mcp_stdio) sends, in bytes of JSON: longer texts are cut, with a marker saying so.
+# Some clients cap a tool's output at 25,000 tokens (about 100 KB of text).
+MCP_MAX_RESULT_BYTES = env_int("MCP_MAX_RESULT_BYTES", 100_000)
+if MCP_MAX_RESULT_BYTES < 4096:
+    raise ConfigurationError(f"MCP_MAX_RESULT_BYTES={MCP_MAX_RESULT_BYTES} is too small; at least 4096.")
+# Browser origins, besides the tenant's own, that may call /mcp (comma-separated, e.g. http://localhost:6274 for
+# the MCP Inspector's page). A request with another Origin is refused (403); clients that are not browsers send none.
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", ["http://localhost:6274", "http://127.0.0.1:6274"] if DEBUG else [])
+
 # --- Security -------------------------------------------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
