@@ -134,3 +134,17 @@ def _search_page(contexts: QuerySet[Context], q: str, limit: int, position: dict
         for row in rows:
             row.snippet = snippets.get(row.pk, "")
     return ContextPage(rows, encode_cursor({"q": q, "o": offset + limit}) if has_more else None)
+
+
+RECENT_ORDERS = {
+    "updated": ("-updated_at", "-id"),
+    # Contexts never read come last, in the order they changed.
+    "accessed": (F("last_accessed_at").desc(nulls_last=True), "-updated_at", "-id"),
+}
+
+
+def contexts_recent(*, by: str = "updated", limit: int = DEFAULT_PAGE_SIZE, include_archived: bool = False,
+                    ) -> list[Context]:
+    """Return the live contexts changed (by="updated") or read (by="accessed") most recently, without content."""
+    criteria = ContextFilter(include_archived=include_archived)
+    return list(filtered(criteria).defer("content").order_by(*RECENT_ORDERS[by])[: max(1, min(limit, MAX_PAGE_SIZE))])
