@@ -48,19 +48,19 @@ def server_params() -> dict[str, str]:
     return {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": ""}
 
 
-def fresh_database(server: dict[str, str]) -> str:
-    """Drop and create the bench database; return a DATABASE_URL for it."""
+def fresh_database(server: dict[str, str], name: str = BENCH_DATABASE) -> str:
+    """Drop and create a bench database (mcp_bench unless named); return a DATABASE_URL for it."""
     import psycopg2
 
     conn = psycopg2.connect(dbname="postgres", **server)
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {name}")
     conn.close()
     host = quote(server["host"], safe="") if server["host"].startswith("/") else server["host"]
     auth = server["user"] + (f":{quote(server['password'], safe='')}" if server["password"] else "")
-    return f"postgres://{auth}@{host}:{server['port']}/{BENCH_DATABASE}"
+    return f"postgres://{auth}@{host}:{server['port']}/{name}"
 
 
 def manage(*args: str) -> None:

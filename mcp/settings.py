@@ -86,7 +86,7 @@ if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
         raise ConfigurationError(f"REDIS_URL={REDIS_URL!r} is not a redis://, rediss:// or unix:// URL.")
     CACHES = {
-        alias: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+        alias: {"BACKEND": "mcp.redis_cache.RedisCache", "LOCATION": REDIS_URL,
                 "KEY_PREFIX": f"{_cache_prefix}:{alias}"}
         for alias in ("default", "lookups")
     }

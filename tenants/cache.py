@@ -24,6 +24,7 @@ does, so the lookups simply go to their tables.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ def lookup_cache() -> Any:
     return caches[LOOKUP_CACHE]
 
 
+@functools.cache
 def _row_shape(model: type[models.Model]) -> str:
     # Part of every key, so that a deploy that adds or removes a column never reads rows cached by the last one.
     names = ",".join(field.attname for field in model._meta.concrete_fields)

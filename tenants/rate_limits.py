@@ -79,45 +79,50 @@ def _now() -> float:
     return time.time()
 
 
-def _count(counter: str) -> int:
-    """Count one request in a window's counter; return the window's count so far.
+def _count(counters: list[str]) -> list[int]:
+    """Count one request in each window counter; return each one's count so far.
 
-    A fixed window, one integer per key and minute: Redis increments it
-    atomically in one command. DRF's SimpleRateThrottle keeps instead a list of
-    every request's time per key, read, trimmed, rewritten and pickled on each
-    request: 600 timestamps a minute per key, and lost updates when two
-    workers rewrite the list at once. The price of a fixed window is a burst
-    of up to twice the quota across a window's edge, which a per-minute budget
-    tolerates. (Django's database cache increments by reading then writing, so
-    without Redis two concurrent requests may count once: use Redis where
-    several workers share a busy key.)
+    A fixed window, one integer per key and minute: Redis increments them
+    atomically, all in one round trip (mcp.redis_cache's count_requests). DRF's
+    SimpleRateThrottle keeps instead a list of every request's time per key,
+    read, trimmed, rewritten and pickled on each request: 600 timestamps a
+    minute per key, and lost updates when two workers rewrite the list at once.
+    The price of a fixed window is a burst of up to twice the quota across a
+    window's edge, which a per-minute budget tolerates. Django's database cache
+    has no such method: each counter is added (first request of its window) or
+    incremented, by reading then writing, so without Redis two concurrent
+    requests may count once; use Redis where several workers share busy keys.
     """
     cache = caches[RATE_LIMIT_CACHE]
-    try:
-        return cache.incr(counter)
-    except ValueError:  # the window's first request
-        if cache.add(counter, 1, COUNTER_TTL):
-            return 1
-        return cache.incr(counter)  # another worker counted the first one meanwhile
+    if hasattr(cache, "count_requests"):
+        return cache.count_requests(counters, COUNTER_TTL)
+    counts = []
+    for counter in counters:
+        try:
+            counts.append(cache.incr(counter))
+        except ValueError:  # the window's first request
+            counts.append(1 if cache.add(counter, 1, COUNTER_TTL) else cache.incr(counter))
+    return counts
 
 
 def rate_limit_spend(*, api_key: ApiKey, tenant: Tenant) -> RateLimitStanding:
     """Count one request of this key on its tenant against the plan's budgets; say where both stand.
 
-    The tenant's budget is spent only when the key's allows the request, so a
-    key that keeps calling past its own budget does not use up its tenant's.
+    A request the key's own budget refuses is taken back from the tenant's, so
+    that a key which keeps calling past its budget does not use up its tenant's.
     """
     limits = plan_limits(tenant.plan)
     now = _now()
     window = int(now // WINDOW)
     reset = max(1, math.ceil((window + 1) * WINDOW - now))
     quotas = (("key", limits.requests_per_minute_key), ("tenant", limits.requests_per_minute_tenant))
-    key_budget = Budget("key", limits.requests_per_minute_key, _count(f"ratelimit:key:{api_key.pk}:{window}"), reset)
+    key_counter, tenant_counter = f"ratelimit:key:{api_key.pk}:{window}", f"ratelimit:tenant:{tenant.pk}:{window}"
+    key_count, tenant_count = _count([key_counter, tenant_counter])
+    key_budget = Budget("key", limits.requests_per_minute_key, key_count, reset)
     if key_budget.exceeded:
+        caches[RATE_LIMIT_CACHE].decr(tenant_counter)
         return RateLimitStanding(quotas=quotas, budgets=(key_budget,))
-    tenant_budget = Budget(
-        "tenant", limits.requests_per_minute_tenant, _count(f"ratelimit:tenant:{tenant.pk}:{window}"), reset
-    )
+    tenant_budget = Budget("tenant", limits.requests_per_minute_tenant, tenant_count, reset)
     return RateLimitStanding(quotas=quotas, budgets=(key_budget, tenant_budget))
 
 

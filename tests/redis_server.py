@@ -86,7 +86,7 @@ def redis_caches(settings, redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     settings.CACHES = {
-        alias: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url,
+        alias: {"BACKEND": "mcp.redis_cache.RedisCache", "LOCATION": redis_url,
                 "KEY_PREFIX": f"test:{alias}"}
         for alias in ("default", "lookups")
     }
