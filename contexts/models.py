@@ -102,6 +102,8 @@ class SummaryStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    # A newer request for the same context took its place before a worker started on it.
+    SUPERSEDED = "superseded", "Superseded"
 
 
 class Summary(models.Model):
@@ -153,3 +155,8 @@ class Summary(models.Model):
 
     def __str__(self) -> str:
         return f"Summary of {self.context.key} v{self.context_version} ({self.status})"
+
+    @property
+    def is_stale(self) -> bool:
+        """Whether the context has changed since the version this summarises (reads self.context)."""
+        return self.context.version != self.context_version

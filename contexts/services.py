@@ -35,6 +35,7 @@ from contexts.limits import (
     validate_title,
 )
 from contexts.models import Context, ContextVersion
+from contexts.summaries import summaries_forget, summary_request_automatic
 from contexts.versions import version_get
 from tenants.current import connection_tenant
 
@@ -96,6 +97,8 @@ def _record_version(context: Context, actor: Any) -> None:
         metadata=context.metadata,
         changed_by_id=_actor_id(actor),
     )
+    # Every change makes a version; a tenant that asks for summaries on change gets one of it, in this transaction.
+    summary_request_automatic(context=context, actor=actor)
 
 
 def _audit(action: str, context: Context, actor: Any, **details: Any) -> None:
@@ -267,6 +270,7 @@ def context_delete(*, context: Context, actor: Any = None, expected_version: int
     current = _locked_by_pk(context)
     _check_version(current, expected_version)
     _audit("context.deleted", current, actor)
+    summaries_forget(context=current)
     current.delete()
 
 

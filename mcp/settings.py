@@ -107,6 +107,34 @@ else:
 MIGRATION_LOCK_WAIT = env_int("MIGRATION_LOCK_WAIT", 10)
 MIGRATION_LOCK_TIMEOUT_MS = env_int("MIGRATION_LOCK_TIMEOUT_MS", 5000)
 
+# --- Summaries (README, "Summaries"; contexts.summarizer.config checks these) ------
+
+
+def _env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ConfigurationError(f"{name}={value!r} is not a number of seconds.") from None
+
+
+# The backend and model a tenant gets unless its config names others: extractive (built in) or openai
+# (any OpenAI-compatible chat-completions endpoint at SUMMARIZER_URL, e.g. http://localhost:11434/v1).
+SUMMARIZER_BACKEND = os.environ.get("SUMMARIZER_BACKEND", "extractive").strip().lower()
+SUMMARIZER_URL = os.environ.get("SUMMARIZER_URL", "").strip()
+SUMMARIZER_MODEL = os.environ.get("SUMMARIZER_MODEL", "").strip()
+SUMMARIZER_API_KEY = os.environ.get("SUMMARIZER_API_KEY", "").strip()
+# One call to the endpoint; the worker gives any backend this long and 10 s more.
+SUMMARIZER_TIMEOUT = _env_seconds("SUMMARIZER_TIMEOUT", 60)
+# The start of a longer context is sent (the endpoint's model has a context window).
+SUMMARIZER_MAX_INPUT_CHARS = env_int("SUMMARIZER_MAX_INPUT_CHARS", 48_000)
+# A worker's claim lapses this long after its last renewal (it renews every third of it while it works).
+SUMMARIZER_CLAIM_SECONDS = _env_seconds("SUMMARIZER_CLAIM_SECONDS", 60)
+# A failed attempt is retried after base x 2^(attempt-1) seconds, at most max, less up to half (jitter).
+SUMMARIZER_RETRY_BASE_SECONDS = _env_seconds("SUMMARIZER_RETRY_BASE_SECONDS", 30)
+SUMMARIZER_RETRY_MAX_SECONDS = _env_seconds("SUMMARIZER_RETRY_MAX_SECONDS", 3600)
+SUMMARIZER_MAX_ATTEMPTS = env_int("SUMMARIZER_MAX_ATTEMPTS", 3)
+
 # --- Applications ---------------------------------------------------------------
 
 SHARED_APPS = [

@@ -96,6 +96,14 @@ class Tenant(TenantMixin):
     def __str__(self) -> str:
         return self.slug
 
+    def clean(self) -> None:
+        super().clean()
+        # The summaries part of config has its rules where summaries are made (imported here, when used:
+        # contexts is a tenant app that imports this module).
+        from contexts.summarizer.config import validate_tenant_config
+
+        validate_tenant_config(self.config)
+
     @property
     def is_public(self) -> bool:
         return self.schema_name == PUBLIC_SCHEMA
@@ -388,3 +396,57 @@ class ApiKey(models.Model):
     def display_prefix(self) -> str:
         """What of the key may be shown: its public part."""
         return f"mcpk_{self.key_id}_…"
+
+
+class SummaryQueueState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    FAILED = "failed", "Failed"
+
+
+class SummaryQueueEntry(models.Model):
+    """A summary some tenant awaits (or gave up on): the fleet's work, found without visiting any schema.
+
+    Written in the same transaction as the tenant's summary row (contexts.summaries), claimed by the
+    worker with FOR UPDATE SKIP LOCKED for a limited time (contexts.summarizer.queue). summary_id and
+    context_id name rows in the tenant's schema: no foreign key leaves a tenant.
+    """
+
+    State = SummaryQueueState
+
+    # No index of its own: the unique (tenant, summary_id) serves lookups by tenant.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="summary_queue", db_index=False)
+    summary_id = models.BigIntegerField(help_text="The summary's id in the tenant's schema.")
+    context_id = models.BigIntegerField(help_text="Its context's id in the tenant's schema.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When a worker may take it; empty once failed.")
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="The worker that took it last.")
+    claim_token = models.UUIDField(null=True, blank=True, help_text="Which claim may write the result.")
+    claimed_until = models.DateTimeField(null=True, blank=True, help_text="When the claim lapses unless renewed.")
+    claims = models.IntegerField(default=0, help_text="How many times a worker took it.")
+    lost_claims = models.IntegerField(default=0, help_text="Claims that lapsed: their worker stopped mid-summary.")
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        db_table = "summary_queue"
+        ordering = ["due_at", "id"]
+        verbose_name = "summary queue entry"
+        verbose_name_plural = "summary queue"
+        indexes = [
+            # The claim: the earliest due entries first.
+            models.Index(fields=["due_at", "id"], name="summary_queue_due_idx", condition=Q(state="queued")),
+            # A new request finds the pending summaries of the same context it supersedes.
+            models.Index(fields=["tenant", "context_id"], name="summary_queue_context_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "summary_id"], name="summary_queue_summary_unique"),
+            models.CheckConstraint(name="summary_queue_state_valid", condition=Q(state__in=SummaryQueueState.values)),
+            models.CheckConstraint(
+                name="summary_queue_queued_has_due_time", condition=~Q(state="queued") | Q(due_at__isnull=False)
+            ),
+            models.CheckConstraint(name="summary_queue_claims_counted", condition=Q(claims__gte=0, lost_claims__gte=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"summary {self.summary_id} of {self.tenant_id}"

@@ -121,7 +121,7 @@ class SummaryRead(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_stale(self, summary: Summary) -> bool:
-        return summary.context.version != summary.context_version
+        return summary.is_stale
 
     def get_links(self, summary: Summary) -> dict[str, str]:
         return {"self": summary_url(summary), "context": context_url(summary.context)}
