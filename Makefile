@@ -6,6 +6,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The official MCP SDK client the tests drive the server with (tests/mcp), in a venv of its own: the project's
+# settings package `mcp/` would shadow the SDK's `mcp` in .venv.
+MCP_CLIENT_VENV ?= .venv-mcpclient
 HOST ?= 0.0.0.0
 PORT ?= 8000
 # `make run` is a development server: DEBUG on unless you say otherwise.
@@ -20,6 +23,11 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
+$(MCP_CLIENT_VENV)/.installed: requirements-mcp-client.txt
+	$(PYTHON) -m venv $(MCP_CLIENT_VENV)
+	$(MCP_CLIENT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-mcp-client.txt
+	touch $@
+
 migrate: install
 	$(PY) manage.py migrate_schemas --shared
 	$(PY) manage.py migrate_schemas --tenant
@@ -30,7 +38,7 @@ run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: install
+test: install $(MCP_CLIENT_VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Unused or undefined names, import order (pyproject.toml).

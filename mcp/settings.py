@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mcp.env import ConfigurationError, database_from_url, env_bool, env_int, env_list
+from mcp.env import ConfigurationError, database_from_url, env_bool, env_int, env_list, mask_password
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 _cache_prefix = f"mcp:{_database['NAME']}"
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
-        raise ConfigurationError(f"REDIS_URL={REDIS_URL!r} is not a redis://, rediss:// or unix:// URL.")
+        raise ConfigurationError(f"REDIS_URL={mask_password(REDIS_URL)!r} is not a redis://, rediss:// or unix:// URL.")
     CACHES = {
         alias: {"BACKEND": "mcp.redis_cache.RedisCache", "LOCATION": REDIS_URL,
                 "KEY_PREFIX": f"{_cache_prefix}:{alias}"}
