@@ -38,3 +38,11 @@ def test_a_malformed_boolean_is_refused_by_name():
     result = run_manage("check", env={"DEBUG": "maybe"})
     assert result.returncode == 2
     assert result.stderr == "Configuration error: DEBUG='maybe' is not a boolean; use true or false.\n"
+
+
+def test_a_redis_url_that_is_not_redis_is_refused_in_one_line_without_its_password():
+    result = run_manage("check", env={"REDIS_URL": "memcached://app:s3cret@cache:11211"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Configuration error: REDIS_URL='memcached://app:***@cache:11211' is not a redis://, rediss:// or unix:// URL.\n"
+    )
