@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from contexts.errors import ContextNotFound
+from contexts.limits import validate_key
 from contexts.models import Context
 from tenants.models import Tenant, User
 
@@ -28,6 +29,7 @@ def people_by_id(*, tenant: Tenant, user_ids: Iterable[int | None]) -> dict[int,
 
 def context_get(*, key: str) -> Context:
     """Return the context with this key (expired or archived too), without counting a read."""
+    validate_key(key)  # a key no context can have (a NUL in it would fail in PostgreSQL) is refused by name
     try:
         return Context.objects.get(key=key)
     except Context.DoesNotExist:

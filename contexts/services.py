@@ -107,6 +107,7 @@ def _audit(action: str, context: Context, actor: Any, **details: Any) -> None:
 
 
 def _locked(key: str) -> Context:
+    validate_key(key)  # a key no context can have (a NUL in it would fail in PostgreSQL) is refused by name
     try:
         return Context.objects.select_for_update().get(key=key)
     except Context.DoesNotExist:

@@ -251,7 +251,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * max(limits["max_content_bytes"] for limits in 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contexts.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["contexts.api.auth.HasScope"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["contexts.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "contexts.api.problems.problem_exception_handler",
     # Per key and per tenant, by plan (PLAN_LIMITS), in the cache every worker shares: tenants.rate_limits.
@@ -351,6 +351,8 @@ LOGGING = {
         # SQL with its parameters is never logged, whatever LOG_LEVEL says: parameters can be secrets.
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},
+        # The openai client's HTTP library logs every request at INFO; the summary worker prints its own lines.
+        "httpx2": {"level": "WARNING"},
     },
 }
 

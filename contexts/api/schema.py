@@ -191,7 +191,16 @@ RETRY_AFTER = OpenApiParameter("Retry-After", {"type": "string", "pattern": "^[0
 # What every operation may answer whatever it does: no valid key (401), a scope missing or the tenant
 # suspended (403), the request budget spent (429), and 406 to an Accept the API cannot answer.
 ACCESS = (401, 403, 406, 429)
-ACCESS_HEADERS = [WWW_AUTHENTICATE, RETRY_AFTER, ALLOW]
+RATE_LIMIT = OpenApiParameter(
+    "RateLimit", str, OpenApiParameter.HEADER, response=True,
+    description='What is left of each budget and when it resets, e.g. `"key";r=599;t=42, "tenant";r=2999;t=42` '
+                "(draft-ietf-httpapi-ratelimit-headers); on every answer to a request with a valid key.",
+)
+RATE_LIMIT_POLICY = OpenApiParameter(
+    "RateLimit-Policy", str, OpenApiParameter.HEADER, response=True,
+    description='The budgets of the key and the tenant, by plan, e.g. `"key";q=600;w=60, "tenant";q=3000;w=60`.',
+)
+ACCESS_HEADERS = [WWW_AUTHENTICATE, RETRY_AFTER, ALLOW, RATE_LIMIT, RATE_LIMIT_POLICY]
 # An operation that reads a JSON body: malformed (400), larger than any plan allows (413), not JSON (415).
 BODY = (400, 413, 415)
 # An operation on /contexts/{key} itself: a key ending in a reserved segment routes elsewhere (STATUS_NOTES).

@@ -136,7 +136,13 @@ class CommaList(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> list[str]:
         text = super().to_internal_value(data)
+        # CharField's own check for NUL runs on the value this returns, a list, where it never finds one.
+        self.run_validators(text)
         return [item.strip() for item in text.split(",") if item.strip()]
+
+    def run_validators(self, value: Any) -> None:
+        if isinstance(value, str):
+            super().run_validators(value)
 
 
 class JsonObject(serializers.CharField):

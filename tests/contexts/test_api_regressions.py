@@ -90,3 +90,51 @@ def test_reading_a_version_or_summary_past_the_largest_id_is_404(api, path):
 
     assert response.status_code == 404, response.content
     assert problem_type(response) in ("version-not-found", "summary-not-found")
+
+
+# Found by probing what schemathesis had not: a key with a NUL (%00 in the path) reached PostgreSQL on every
+# operation but the read by key, which checks keys first.
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "contexts/a%00b/versions"),
+    ("GET", "contexts/a%00b/versions/1"),
+    ("GET", "contexts/a%00b/diff"),
+    ("GET", "contexts/a%00b/summaries"),
+    ("POST", "contexts/a%00b/summaries"),
+    ("GET", "contexts/a%00b/summaries/1"),
+    ("POST", "contexts/a%00b/summaries/1/retry"),
+    ("PATCH", "contexts/a%00b"),
+    ("DELETE", "contexts/a%00b"),
+    ("POST", "contexts/a%00b/archive"),
+    ("POST", "contexts/a%00b/unarchive"),
+    ("POST", "contexts/a%00b/versions/1/restore"),
+])
+def test_a_key_with_a_nul_is_refused_as_invalid_on_every_operation(api, acme, method, path):
+    api.create("a", content="text")
+
+    response = api.call(method, path, {"title": "x"} if method == "PATCH" else None, headers={"If-Match": '"v1"'})
+
+    assert response.status_code == 400, response.content
+    assert problem_type(response) == "invalid-request"
+    assert response.json()["errors"] == [{"field": "key", "message": response.json()["detail"]}]
+    assert stored_keys(acme) == ["a"]
+
+
+# Found by probing: JSON nested a few thousand levels deep exhausted the parser's stack (RecursionError).
+@pytest.mark.parametrize("body", ["[" * 50_000 + "]" * 50_000, '{"metadata": {"a": ' + "[" * 5_000 + "]" * 5_000 + "}}"])
+def test_a_body_nested_too_deeply_to_parse_is_malformed_json(api, acme, body):
+    response = api.call("PUT", "contexts/deep", raw=body, headers={"If-None-Match": "*"})
+
+    assert response.status_code == 400, response.content
+    assert problem_type(response) == "malformed-json"
+    assert "nested too deeply" in response.json()["detail"]
+    assert stored_keys(acme) == []
+
+
+# Found by probing: a NUL in a comma-separated filter slipped past CharField's check (it ran on the list).
+@pytest.mark.parametrize("query", [{"tags": "a\x00"}, {"tags_all": "ops,a\x00b"}, {"fields": "key\x00"}])
+def test_a_nul_in_a_list_filter_is_refused_by_name(api, query):
+    response = api.get("contexts/", params=query)
+
+    assert response.status_code == 400, response.content
+    assert problem_type(response) == "invalid-request"
+    assert response.json()["errors"][0]["field"] == next(iter(query))
