@@ -11,16 +11,20 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.postgres.forms import SimpleArrayField
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 
 from audit.display import describe_action, describe_actor, format_moment, moment_html, wrappable
 from audit.selectors import audit_entries_for
+from contexts.errors import ContextError
 from contexts.models import Context, ContextVersion, Summary
 from contexts.selectors import people_by_id
 from contexts.services import EDITABLE_FIELDS, context_create, context_delete, context_set_archived, context_update
+from contexts.summaries import summary_request, summary_retry
 from tenants.admin_sites import tenant_admin_site
 from tenants.current import connection_tenant
 from tenants.models import Tenant
@@ -218,15 +222,15 @@ class ContextAdmin(TenantModelAdmin):
     list_filter = [ArchivedFilter]
     search_fields = ["key", "title"]
     inlines = [ContextVersionInline]
-    actions = ["archive_selected", "unarchive_selected"]
+    actions = ["archive_selected", "unarchive_selected", "request_summary_selected"]
     edit_fields = ["key", "title", "content", "tags", "metadata", "expires_at"]
     fieldsets = [
         (None, {"fields": edit_fields}),
-        ("State", {"fields": ["version", "archived_since", "access_count", "last_read"]}),
+        ("State", {"fields": ["version", "archived_since", "access_count", "last_read", "latest_summary"]}),
         ("Changes", {"fields": ["created", "created_by", "updated_display", "updated_by"]}),
     ]
     state_fields = [
-        "key", "version", "archived_since", "access_count", "last_read",
+        "key", "version", "archived_since", "access_count", "last_read", "latest_summary",
         "created", "created_by", "updated_display", "updated_by",
     ]
 
@@ -292,6 +296,15 @@ class ContextAdmin(TenantModelAdmin):
     def updated_display(self, context: Context) -> str:
         return format_moment(context.updated_at)
 
+    @admin.display(description="latest summary")
+    def latest_summary(self, context: Context) -> str:
+        summary = context.summaries.order_by("-created_at", "-id").first()
+        if summary is None:
+            return "none yet (Request a summary, in the list's actions)"
+        summary.context = context
+        url = reverse(f"{self.admin_site.name}:contexts_summary_change", args=[summary.pk])
+        return format_html('<a href="{}">{}</a>', url, summary_state(summary))
+
     @admin.display(description="created by")
     def created_by(self, context: Context) -> str:
         return person(getattr(context, "people", {}), context.created_by_id)
@@ -327,6 +340,14 @@ class ContextAdmin(TenantModelAdmin):
     def unarchive_selected(self, request: HttpRequest, queryset: QuerySet[Context]) -> None:
         self._set_archived(request, queryset, archived=False)
 
+    @admin.action(description="Request a summary of the selected contexts")
+    def request_summary_selected(self, request: HttpRequest, queryset: QuerySet[Context]) -> None:
+        contexts = list(queryset.order_by("key"))
+        for context in contexts:
+            summary_request(context=context, actor=request.user)
+        self.message_user(request, f"Requested a summary of {counted(len(contexts))}: {named_keys(contexts)}. "
+                          "The summary worker makes it; its state is under Summaries.", messages.SUCCESS)
+
     def _set_archived(self, request: HttpRequest, queryset: QuerySet[Context], *, archived: bool) -> None:
         """Archive or unarchive each context, then say which were changed and which already were so."""
         done, already = [], []
@@ -349,20 +370,83 @@ class ContextAdmin(TenantModelAdmin):
         self.message_user(request, " ".join(parts), messages.SUCCESS if done else messages.WARNING)
 
 
+def summary_state(summary: Summary) -> str:
+    """A summary's state in a few words: version, status, quality, staleness."""
+    parts = [f"v{summary.context_version}", summary.status]
+    if summary.quality_score is not None:
+        parts.append(f"quality {summary.quality_score:.2f}")
+    if summary.is_stale:
+        parts.append(f"stale: the context is at v{summary.context.version}")
+    return ", ".join(parts)
+
+
+class StaleFilter(admin.SimpleListFilter):
+    title = "stale"
+    parameter_name = "stale"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", "Of the current version"), ("yes", "Of an older version")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Summary]) -> QuerySet[Summary]:
+        if self.value() == "no":
+            return queryset.filter(context_version=F("context__version"))
+        if self.value() == "yes":
+            return queryset.exclude(context_version=F("context__version"))
+        return queryset
+
+
+def metrics_text(values: dict[str, Any]) -> str:
+    """A JSON object of metrics as lines of name: value."""
+    if not values:
+        return "—"
+    return "\n".join(
+        f"{name.replace('_', ' ')}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+        for name, value in values.items()
+    )
+
+
 @admin.register(Summary, site=tenant_admin_site)
 class SummaryAdmin(TenantModelAdmin):
     # What fits a 1280 px screen beside the filters; the rest is on each summary's page.
     list_display = ["context_key", "of_version", "status", "backend", "quality", "created"]
-    list_filter = ["status", "backend"]
+    list_filter = ["status", StaleFilter, "backend"]
     search_fields = ["context__key", "text"]
     list_select_related = ["context"]
-    readonly_fields = [field.name for field in Summary._meta.fields]
+    actions = ["retry_selected"]
+    fieldsets = [
+        (None, {"fields": ["context", "version_summarised", "status", "text"]}),
+        ("Quality", {"fields": ["quality", "quality_details"]}),
+        ("Attempts", {"fields": ["attempts_used", "last_error", "next_attempt", "started", "finished"]}),
+        ("Processing", {"fields": ["backend", "model", "processing_details", "created", "updated"]}),
+    ]
+    readonly_fields = [
+        "context", "version_summarised", "status", "text", "quality", "quality_details", "attempts_used",
+        "last_error", "next_attempt", "started", "finished", "backend", "model", "processing_details",
+        "created", "updated",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # summaries are made by the summarizer
+        return False  # summaries are made by the summarizer; request one from the contexts' list
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a summary is a record of what was made; it goes with its context
+
+    @admin.action(description="Retry the selected failed summaries")
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[Summary]) -> None:
+        retried, refused = [], []
+        for summary in queryset.select_related("context").order_by("id"):
+            try:
+                summary_retry(summary=summary, actor=request.user)
+                retried.append(f"{summary.context.key} v{summary.context_version}")
+            except ContextError:
+                refused.append(f"{summary.context.key} v{summary.context_version} ({summary.status})")
+        parts = [f"Retrying {len(retried)}: {', '.join(retried)}." if retried else "Retried nothing."]
+        if refused:
+            parts.append(f"Only failed summaries can be retried; left as they were: {', '.join(refused)}.")
+        self.message_user(request, " ".join(parts), messages.SUCCESS if retried and not refused else messages.WARNING)
 
     @admin.display(description="context", ordering="context__key")
     def context_key(self, summary: Summary) -> str:
@@ -370,12 +454,46 @@ class SummaryAdmin(TenantModelAdmin):
 
     @admin.display(description="version", ordering="context_version")
     def of_version(self, summary: Summary) -> str:
-        return f"v{summary.context_version}"
+        return f"v{summary.context_version}" + (" (stale)" if summary.is_stale else "")
+
+    @admin.display(description="of version")
+    def version_summarised(self, summary: Summary) -> str:
+        if summary.is_stale:
+            return f"v{summary.context_version}: stale, the context has changed since (it is at v{summary.context.version})"
+        return f"v{summary.context_version} (the current version)"
 
     @admin.display(description="quality", ordering="quality_score")
     def quality(self, summary: Summary) -> str:
         return "—" if summary.quality_score is None else f"{summary.quality_score:.2f}"
 
+    @admin.display(description="metrics")
+    def quality_details(self, summary: Summary) -> str:
+        return metrics_text(summary.quality_metrics)
+
+    @admin.display(description="metadata")
+    def processing_details(self, summary: Summary) -> str:
+        return metrics_text(summary.processing_metadata)
+
+    @admin.display(description="attempts")
+    def attempts_used(self, summary: Summary) -> str:
+        return f"{summary.attempts} of {summary.max_attempts}"
+
+    @admin.display(description="next attempt")
+    def next_attempt(self, summary: Summary) -> str:
+        return format_moment(summary.next_attempt_at) or "—"
+
+    @admin.display(description="started")
+    def started(self, summary: Summary) -> str:
+        return format_moment(summary.started_at) or "—"
+
+    @admin.display(description="finished")
+    def finished(self, summary: Summary) -> str:
+        return format_moment(summary.finished_at) or "—"
+
     @admin.display(description="created", ordering="created_at")
     def created(self, summary: Summary) -> str:
         return moment_html(summary.created_at, seconds=False)
+
+    @admin.display(description="updated")
+    def updated(self, summary: Summary) -> str:
+        return format_moment(summary.updated_at)

@@ -20,7 +20,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from contexts.errors import InvalidContext, SummaryConflict, SummaryNotFound
 from contexts.models import Context, ContextVersion, Summary
-from contexts.summarizer.config import summary_config, validate_backend
+from contexts.summarizer.config import default_model, summary_config, validate_backend
 from contexts.summarizer.queue import Claim
 from tenants.current import connection_tenant
 from tenants.models import SummaryQueueEntry
@@ -82,7 +82,7 @@ def summary_request(*, context: Context, actor: Any = None, backend: str = "", m
         except ValidationError as exc:
             raise InvalidContext(exc.messages[0], field="backend") from None
     chosen_backend = backend or config.backend
-    chosen_model = model or (config.model if chosen_backend == config.backend else "")
+    chosen_model = model or (config.model if chosen_backend == config.backend else default_model(chosen_backend))
     # The queue entries first (the lock order), then the summaries they stand for.
     queued = SummaryQueueEntry.objects.select_for_update().filter(tenant=tenant, context_id=context.pk)
     list(queued.order_by("id"))

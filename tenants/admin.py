@@ -12,18 +12,19 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
 
+from contexts.summarizer.queue import queue_entry_state, queue_status, queue_totals
 from tenants.admin_sites import platform_admin_site, tenant_admin_site
 from tenants.api_keys import api_key_create, api_key_revoke, api_key_state
 from tenants.errors import TenantError
 from tenants.links import admin_url, site_url
-from tenants.models import ApiKey, Domain, Tenant, User, UserIdentity
+from tenants.models import ApiKey, Domain, SummaryQueueEntry, Tenant, User, UserIdentity
 from tenants.naming import MAX_SLUG_LENGTH, validate_domain, validate_slug
 from tenants.selectors import fleet_status
 from tenants.services import (
@@ -500,3 +501,62 @@ class TenantApiKeyAdmin(ApiKeyAdminBase):
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:
         return None  # django_admin_log is keyed by object id alone; the audit log keeps the record
+
+
+class QueueStateFilter(admin.SimpleListFilter):
+    """Entries as an operator asks for them: due now, waiting for a retry, being made, or failed for good."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("due", "Due"), ("waiting", "Waiting to retry"), ("running", "Running"), ("failed", "Failed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[SummaryQueueEntry]) -> QuerySet[SummaryQueueEntry]:
+        now = timezone.now()
+        queued = queryset.filter(state=SummaryQueueEntry.State.QUEUED)
+        live_claim = Q(claimed_until__gt=now)
+        return {
+            "due": queued.filter(due_at__lte=now).exclude(live_claim),
+            "waiting": queued.filter(due_at__gt=now).exclude(live_claim),
+            "running": queued.filter(live_claim),
+            "failed": queryset.filter(state=SummaryQueueEntry.State.FAILED),
+        }.get(self.value() or "", queryset)
+
+
+@admin.register(SummaryQueueEntry, site=platform_admin_site)
+class SummaryQueueAdmin(admin.ModelAdmin):
+    """The fleet's summaries waiting, being made or failed, across every tenant (read-only: tenants retry theirs)."""
+
+    list_display = ["tenant", "summary_id", "queue_state", "due", "claimed_by", "claims", "error"]
+    list_filter = [QueueStateFilter, "tenant"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__slug", "claimed_by", "last_error"]
+    ordering = ["due_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # entries are written with their tenant's summaries
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        totals = queue_totals(queue_status())
+        title = (f"Summary queue: {totals['pending']} pending ({totals['due']} due), {totals['running']} running, "
+                 f"{totals['failed']} failed across {totals['tenants']} tenant(s)")
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    @admin.display(description="State")
+    def queue_state(self, entry: SummaryQueueEntry) -> str:
+        return queue_entry_state(entry, timezone.now())
+
+    @admin.display(description="Due", ordering="due_at")
+    def due(self, entry: SummaryQueueEntry) -> str:
+        return f"{timezone.localtime(entry.due_at):%Y-%m-%d %H:%M:%S}" if entry.due_at else "-"
+
+    @admin.display(description="Last error")
+    def error(self, entry: SummaryQueueEntry) -> str:
+        return entry.last_error[:80] + ("…" if len(entry.last_error) > 80 else "")

@@ -10,6 +10,8 @@ itself; about a hundred lines, deterministic, and linear in the size of the cont
 
 from __future__ import annotations
 
+import re
+
 from contexts.summarizer import text
 from contexts.summarizer.base import Draft
 
@@ -23,6 +25,11 @@ MAX_OVERLAP = 0.5
 # Only the best candidates are compared with each other, so a megabyte costs no more than a page to select from.
 CANDIDATES = 200
 CODE_LINES = 3
+# Lines of code that declare something: what an outline of code alone shows.
+DECLARATION = re.compile(
+    r"^\s*(?:(?:export|public|private|protected|static|async|pub)\s+)*"
+    r"(?:def|class|function|fn|func|struct|interface|enum|type|CREATE|module)\b"
+)
 
 
 class ExtractiveSummarizer:
@@ -83,6 +90,6 @@ def _pick_sentences(document: text.Document) -> str:
 
 def _outline_code(code_lines: list[str]) -> str:
     """Code alone: the lines that declare things (functions, classes, tables), else its first lines."""
-    declarations = [line for line in code_lines if text.CODE_START.match(line) and not line.startswith(("import", "from"))]
+    declarations = [line for line in code_lines if DECLARATION.match(line)]
     picked = (declarations or code_lines)[:CODE_LINES]
     return "Code: " + "; ".join(text.cut(line.rstrip("{:").strip(), 120) for line in picked)

@@ -64,6 +64,8 @@ class OpenAICompatibleSummarizer:
             ) from None
         except openai.OpenAIError as exc:  # an answer the client could not read as a chat completion
             raise SummarizerError(f"{self.base_url} sent an answer that is not a chat completion: {exc}") from None
+        if not hasattr(response, "choices"):  # a 200 whose body is not JSON comes back as text
+            raise SummarizerError(f"{self.base_url} sent an answer that is not a chat completion.")
         choice = response.choices[0] if response.choices else None
         summary = (choice.message.content or "").strip() if choice is not None and choice.message else ""
         if not summary:

@@ -38,7 +38,7 @@ ENGLISH_FUNCTION_WORDS = frozenset(
     "when where why how".split()
 )
 # In a document of at least this many sentences, a word in more than this share of them carries no topic.
-COMMON_SHARE, COMMON_MIN_SENTENCES = 0.5, 6
+COMMON_SHARE, COMMON_MIN_SENTENCES = 0.7, 6
 
 
 def normalize(text: str) -> str:
@@ -53,7 +53,7 @@ def terms(text: str) -> list[str]:
         word = word.casefold()
         if UNSPACED.search(word):
             found.extend(word[i:i + 2] for i in range(max(1, len(word) - 1)))
-        elif len(word) > 1 or word.isdigit():
+        elif len(word) > 1:  # single letters and digits say nothing on their own
             found.append(word)
     return found
 
