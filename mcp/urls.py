@@ -2,8 +2,9 @@
 
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
+from contexts.api.schema import ApiDocumentView
 from mcp.problems import problem_page
 from mcp.server.views import mcp_endpoint, protected_resource_metadata
 from mcp.views import healthz, live
@@ -14,7 +15,7 @@ urlpatterns = [
     path("admin/", tenant_admin_site.urls),
     path("api/v1/", include("contexts.api.urls")),
     # The API's OpenAPI document and its Swagger UI, readable without a key (SPECTACULAR_SETTINGS says why).
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", ApiDocumentView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("mcp", mcp_endpoint, name="mcp"),
     # RFC 9728 metadata of the /mcp resource: at the path-inserted address, and at the root for clients that look there.

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
 
 from contexts.api.serializers import CONTEXT_FIELDS, ContextRead, SummaryRead, VersionSummaryRead
@@ -22,6 +24,28 @@ from mcp.problems import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from mcp.problems import PROBLEM_TYPES
 
 API_PREFIX = "/api/v1/"
+
+
+class ApiDocumentView(SpectacularAPIView):
+    """The OpenAPI document, built and rendered once per process and format: it depends on the code alone.
+
+    Anyone may ask for it (no key), and building and rendering it takes some 50-100 ms of CPU: done on
+    every request, that would let anyone keep the workers busy for free.
+    """
+
+    _rendered: dict[type, HttpResponse] = {}
+
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Keyed by the renderer (YAML or JSON), never by what the client's Accept says: a bounded cache.
+        renderer = request.accepted_renderer
+        if type(renderer) not in self._rendered:
+            response = self._get_schema_response(request)
+            media_type = renderer.media_type
+            content_type = f"{media_type}; charset={renderer.charset}" if renderer.charset else media_type
+            body = renderer.render(response.data, media_type, self.get_renderer_context())
+            self._rendered[type(renderer)] = HttpResponse(body, content_type=content_type)
+        cached = self._rendered[type(renderer)]
+        return HttpResponse(cached.content, content_type=cached["Content-Type"])
 
 
 def api_endpoints_only(endpoints: list[tuple[str, str, str, Any]]) -> list[tuple[str, str, str, Any]]:

@@ -58,8 +58,13 @@ def test_the_document_is_openapi_3_1_served_on_a_tenant_host_without_a_key(acme)
     as_json = host_client("acme.localhost").get("/api/schema/", {"format": "json"})
     as_yaml = host_client("acme.localhost").get("/api/schema/")
     with_a_wrong_key = host_client("acme.localhost").get("/api/schema/", HTTP_AUTHORIZATION="Bearer mcpk_1_nope")
+    accepting_json = host_client("acme.localhost").get("/api/schema/", HTTP_ACCEPT="application/json; indent=1")
+    again = host_client("acme.localhost").get("/api/schema/", {"format": "json"})  # rendered once, then reused
 
     assert as_json.status_code == 200 and as_json.json()["openapi"] == "3.1.0"
+    assert as_json["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert accepting_json["Content-Type"] == "application/json" and accepting_json.json() == as_json.json()
+    assert again.content == as_json.content
     assert as_yaml.status_code == 200 and as_yaml["Content-Type"].startswith("application/vnd.oai.openapi")
     assert as_yaml.content.startswith(b"openapi: 3.1.0")
     assert with_a_wrong_key.status_code == 200
