@@ -9,6 +9,7 @@ answer of a live server against it.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django.http import HttpResponse
@@ -234,10 +235,12 @@ ON_KEY = (400, 404, 405)
 def operation(operation_id: str, *, tag: str, summary: str, responses: dict[Any, Any], refusals: tuple[int, ...] = (),
               parameters: tuple[Any, ...] = (), request: Any = None, description: str | None = None) -> Any:
     """extend_schema for one of the API's operations: its answers, plus the refusals any operation may give."""
+    answers = {status: answer if isinstance(answer, OpenApiResponse) else
+               OpenApiResponse(answer, description=HTTPStatus(status).phrase) for status, answer in responses.items()}
     return extend_schema(
         operation_id=operation_id, tags=[tag], summary=summary, description=description, request=request,
         parameters=[*parameters, *ACCESS_HEADERS],
-        responses={**responses, **errors(*sorted(set(refusals) | set(ACCESS)))},
+        responses={**answers, **errors(*sorted(set(refusals) | set(ACCESS)))},
     )
 
 
