@@ -90,9 +90,11 @@ def audit_record(
     try:
         if independent and connection.in_atomic_block:
             _insert_on_own_connection(entry)
-        else:
+        elif connection.in_atomic_block:
             with transaction.atomic():  # a savepoint: a failed insert leaves the caller's transaction usable
                 entry.save()
+        else:
+            entry.save()  # one INSERT in autocommit: no transaction to protect, and no BEGIN/COMMIT round trips
     except (DatabaseError, psycopg2.Error):
         logger.exception("Could not write the audit entry %s (%s)", action, outcome)
         return None

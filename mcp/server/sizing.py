@@ -96,17 +96,17 @@ def fit(payload: dict[str, Any], render: Callable[[dict[str, Any]], int], *, lim
     for _ in range(ATTEMPTS):
         ratio = size / max(1, size_of(payload))  # bytes of answer per byte of payload
         needed = math.ceil((size - limit) / ratio) + marker_room + 16
-        for path, text in sorted(_string_leaves(payload), key=lambda leaf: -len(leaf[1])):
+        for path, text in sorted(_string_leaves(payload), key=lambda leaf: -len(leaf[1].encode())):
             name = _dotted(path)
-            plain = text[: kept[name]] if name in kept else text
+            plain = (text[: kept[name]] if name in kept else text).encode()
             if needed <= 0 or len(plain) <= SHORTEST_CUT:
                 break
             totals.setdefault(name, len(text))
-            # Bytes, not characters, are measured: a character may take up to 4 of them.
-            keep = max(SHORTEST_CUT, len(plain) - max(needed, math.ceil(len(plain.encode()) / 8)))
-            needed -= len(plain[keep:].encode())
-            kept[name] = keep
-            _put(payload, path, plain[:keep] + MARKER.format(omitted=totals[name] - keep, limit=limit))
+            # Cut in bytes, which is what is measured, at a character's boundary.
+            shortened = plain[: max(SHORTEST_CUT, len(plain) - needed)].decode("utf-8", errors="ignore")
+            needed -= len(plain) - len(shortened.encode())
+            kept[name] = len(shortened)
+            _put(payload, path, shortened + MARKER.format(omitted=totals[name] - len(shortened), limit=limit))
         size = render(payload)
         if size <= limit:
             return payload, kept

@@ -578,22 +578,43 @@ def refusal_answer(refusal: ContextError, key: str | None) -> ToolAnswer:
 def tool_result(answer: ToolAnswer, *, limit: int) -> dict[str, Any]:
     """Return a tools/call result: structuredContent, its text mirror and the links, cut to fit the limit."""
 
-    def build(structured: dict[str, Any]) -> dict[str, Any]:
+    def build(parts: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "content": [{"type": "text", "text": encoded(structured)}, *answer.links],
-            "structuredContent": structured,
+            "content": [{"type": "text", "text": encoded(parts["answer"])}, *parts["links"]],
+            "structuredContent": parts["answer"],
         }
         if answer.is_error:
             result["isError"] = True
         return result
 
-    structured, kept = fit(answer.structured, lambda candidate: size_of(build(candidate)) + ENVELOPE_BYTES,
-                           limit=limit)
-    if kept:
-        structured.update(truncated=True, truncated_fields=kept)
-        if answer.on_cut is not None:
-            answer.on_cut(structured, kept)
-    return build(structured)
+    # The links are cut with the answer (they are what goes first: each names a resource the answer names too).
+    # Saying what was cut takes room too: fit again, in less, until the whole answer fits.
+    room = limit
+    for _ in range(4):
+        parts, kept = fit({"links": answer.links, "answer": answer.structured},
+                          lambda candidate: size_of(build(candidate)) + ENVELOPE_BYTES, limit=room)
+        cut = _cut_fields(kept)
+        if cut:
+            parts["answer"].update(truncated=True, truncated_fields=cut)
+            if answer.on_cut is not None:
+                answer.on_cut(parts["answer"], cut)
+        result = build(parts)
+        overshoot = size_of(result) + ENVELOPE_BYTES - limit
+        if overshoot <= 0:
+            return result
+        room -= overshoot
+    raise ValueError(f"A tool's answer could not be made to fit in {limit} bytes.")
+
+
+def _cut_fields(kept: dict[str, int]) -> dict[str, int]:
+    """Name what was cut in the answer, items of a list as one (results.*.content: the least kept)."""
+    cut: dict[str, int] = {}
+    for name, count in kept.items():
+        if not name.startswith("answer."):
+            continue
+        field_name = ".".join("*" if step.isdigit() else step for step in name.removeprefix("answer.").split("."))
+        cut[field_name] = min(count, cut.get(field_name, count))
+    return cut
 
 
 def call_tool(api_key: ApiKey, name: Any, arguments: Any, *, limit: int) -> dict[str, Any]:
