@@ -311,14 +311,13 @@ def _ping(request: Request, api_key: ApiKey) -> dict[str, Any]:
 
 
 def _no_cursor(request: Request) -> None:
-    # One page holds every tool and template, so no cursor was ever given out.
+    # One page holds every template, so no cursor was ever given out.
     if request.params.get("cursor") is not None:
         raise invalid_params("Invalid cursor: this list has a single page.", cursor=request.params["cursor"])
 
 
 def _tools_list(request: Request, api_key: ApiKey) -> dict[str, Any]:
-    _no_cursor(request)
-    return {"tools": tools.tools_for(api_key)}
+    return tools.tools_page(api_key, request.params.get("cursor"), limit=max_result_bytes())
 
 
 def _tools_call(request: Request, api_key: ApiKey) -> dict[str, Any]:
@@ -328,7 +327,7 @@ def _tools_call(request: Request, api_key: ApiKey) -> dict[str, Any]:
 
 def _resources_list(request: Request, api_key: ApiKey) -> dict[str, Any]:
     require_scope(api_key, tools.READ)
-    return resources.resources_list(request.params.get("cursor"))
+    return resources.resources_list(request.params.get("cursor"), limit=max_result_bytes())
 
 
 def _templates_list(request: Request, api_key: ApiKey) -> dict[str, Any]:

@@ -110,18 +110,23 @@ def _listing_entry(context: Context) -> dict[str, Any]:
     return entry
 
 
-def resources_list(cursor: Any) -> dict[str, Any]:
-    """Return one page of the tenant's live contexts as resources, newest change first."""
+def resources_list(cursor: Any, *, limit: int) -> dict[str, Any]:
+    """Return one page of the tenant's live contexts as resources, newest change first, within the size limit."""
     if cursor is not None and not isinstance(cursor, str):
         raise invalid_params("The cursor must be a string from an earlier nextCursor.")
-    try:
-        page = contexts_page(ContextFilter(), limit=RESOURCES_PAGE_SIZE, cursor=cursor, with_content=False)
-    except ContextError as refusal:
-        raise invalid_params(str(refusal), cursor=cursor) from None
-    listing: dict[str, Any] = {"resources": [_listing_entry(context) for context in page.contexts]}
-    if page.next_cursor:
-        listing["nextCursor"] = page.next_cursor
-    return listing
+    page_size = RESOURCES_PAGE_SIZE
+    while True:
+        try:
+            page = contexts_page(ContextFilter(), limit=page_size, cursor=cursor, with_content=False)
+        except ContextError as refusal:
+            raise invalid_params(str(refusal), cursor=cursor) from None
+        listing: dict[str, Any] = {"resources": [_listing_entry(context) for context in page.contexts]}
+        if page.next_cursor:
+            listing["nextCursor"] = page.next_cursor
+        # Long keys and titles: a shorter page, whose cursor then starts the next one where it stops.
+        if page_size == 1 or size_of(listing) + 512 <= limit:
+            return listing
+        page_size = max(1, page_size * limit // (size_of(listing) + 512) - 1)
 
 
 def templates_list() -> dict[str, Any]:

@@ -538,6 +538,28 @@ def tools_for(api_key: ApiKey) -> list[dict[str, Any]]:
     return [tool.definition() for tool in TOOLS if tool.scope in api_key.scopes]
 
 
+def tools_page(api_key: ApiKey, cursor: Any, *, limit: int) -> dict[str, Any]:
+    """Return the page of the key's tools a cursor names: as many as fit in the answer size limit (all, usually).
+
+    Pages are cut the same way on every request, so a cursor ("page:<n>") stays good across requests.
+    """
+    pages: list[list[dict[str, Any]]] = [[]]
+    for definition in tools_for(api_key):
+        if pages[-1] and size_of({"tools": [*pages[-1], definition]}) + ENVELOPE_BYTES > limit:
+            pages.append([])
+        pages[-1].append(definition)
+    number = 0
+    if cursor is not None:
+        if not (isinstance(cursor, str) and cursor.startswith("page:") and cursor[5:].isdigit()
+                and 0 < int(cursor[5:]) < len(pages)):
+            raise invalid_params("Invalid cursor: pass the nextCursor of the previous page.", cursor=cursor)
+        number = int(cursor[5:])
+    listing: dict[str, Any] = {"tools": pages[number]}
+    if number + 1 < len(pages):
+        listing["nextCursor"] = f"page:{number + 1}"
+    return listing
+
+
 def tool_named(name: Any) -> Tool:
     """Return the tool of this name, or raise -32602."""
     tool = TOOLS_BY_NAME.get(name) if isinstance(name, str) else None

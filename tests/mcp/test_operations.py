@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 from audit.models import AuditLog
 from contexts import services
 from contexts.models import Context
+from mcp.server.tools import TOOLS
 from tenants import rate_limits
 from tenants.services import tenant_create
 from tests.mcp.conftest import Mcp, error_of, new_key, result_of, structured
@@ -151,6 +152,31 @@ def test_every_kind_of_answer_stays_within_the_limit(acme, acme_mcp, small_answe
         assert response.status_code == 200 and len(response.content) <= LIMIT, response.content[:200]
     assert structured(answers[0])["truncated"] is True
     assert result_of(answers[4])["contents"][0]["_meta"]["truncated"] is True
+
+
+def test_listings_come_in_pages_that_each_fit_the_limit(acme, acme_mcp, small_answers):
+    with tenant_context(acme):
+        for n in range(40):
+            services.context_create(key=f"long/{n:02d}/" + "k" * 200, title="T" * 500, content="x")
+
+    def walk(method: str, field: str) -> tuple[list[str], list[int]]:
+        names, sizes, cursor = [], [], None
+        while True:
+            response = acme_mcp.modern(method, {"cursor": cursor} if cursor else {})
+            sizes.append(len(response.content))
+            page = result_of(response)
+            names += [item.get("name") for item in page[field]]
+            cursor = page.get("nextCursor")
+            if not cursor:
+                return names, sizes
+
+    tool_names, tool_sizes = walk("tools/list", "tools")
+    resource_names, resource_sizes = walk("resources/list", "resources")
+
+    assert tool_names == [tool.name for tool in TOOLS] and len(tool_sizes) > 1
+    assert len(resource_names) == len(set(resource_names)) == 41 and len(resource_sizes) > 1
+    assert max(tool_sizes + resource_sizes) <= LIMIT
+    assert error_of(acme_mcp.modern("tools/list", {"cursor": "page:99"}), 400)["code"] == -32602
 
 
 # --- what a call costs ------------------------------------------------------------------------------------------
