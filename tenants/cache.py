@@ -76,17 +76,11 @@ def _row_from_values(model: type[ModelT], values: tuple[Any, ...]) -> ModelT:
     return model.from_db("default", [field.attname for field in model._meta.concrete_fields], values)
 
 
-def _cached_row(model: type[ModelT], cache_key: str) -> ModelT | None:
-    values = lookup_cache().get(cache_key)
-    if values is None or values == TOMBSTONE:
-        return None
-    return _row_from_values(model, values)
-
-
 def tenant_for_host(hostname: str) -> Tenant:
     """Return the tenant serving a host name; raise Domain.DoesNotExist if none does."""
     cache_key = _host_key(hostname)
-    tenant = _cached_row(Tenant, cache_key)
+    values = lookup_cache().get(cache_key)
+    tenant = _row_from_values(Tenant, values) if values is not None and values != TOMBSTONE else None
     if tenant is None:
         tenant = Domain.objects.select_related("tenant").get(domain=hostname).tenant
         # Unknown hosts are not remembered: anyone can make up host names, and a new domain must work at once.
@@ -94,14 +88,27 @@ def tenant_for_host(hostname: str) -> Tenant:
     return tenant
 
 
+def _touched_key(key_id: str) -> str:
+    return f"{TOUCHED_PREFIX}:{key_id}"
+
+
 def api_key_by_id(key_id: str) -> ApiKey | None:
-    """Return the API key with this public id (whatever its tenant or state), or None."""
-    cache_key = _api_key_key(key_id)
-    api_key = _cached_row(ApiKey, cache_key)
-    if api_key is None:
+    """Return the API key with this public id (whatever its tenant or state), or None.
+
+    The same round trip reads whether the key's use was recorded within the
+    minute (claim_touch), noted on the row as use_recorded_lately.
+    """
+    cache_key, touched_key = _api_key_key(key_id), _touched_key(key_id)
+    found = lookup_cache().get_many([cache_key, touched_key])
+    values = found.get(cache_key)
+    if values is not None and values != TOMBSTONE:
+        api_key: ApiKey | None = _row_from_values(ApiKey, values)
+    else:
         api_key = ApiKey.objects.filter(key_id=key_id).first()
         if api_key is not None:
             lookup_cache().add(cache_key, _row_values(api_key), LOOKUP_TTL)
+    if api_key is not None:
+        api_key.use_recorded_lately = touched_key in found  # type: ignore[attr-defined]
     return api_key
 
 
@@ -137,4 +144,6 @@ def claim_touch(api_key: ApiKey, period_seconds: int) -> bool:
     worker process at once. The dummy cache (no Redis) says yes each time, and
     then the key comes fresh from its table and its own last_used_at decides.
     """
-    return bool(lookup_cache().add(f"{TOUCHED_PREFIX}:{api_key.pk}", True, period_seconds))
+    if getattr(api_key, "use_recorded_lately", False):
+        return False
+    return bool(lookup_cache().add(_touched_key(api_key.key_id), True, period_seconds))
