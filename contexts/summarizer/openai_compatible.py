@@ -6,9 +6,12 @@ with backoff and jitter (contexts.summaries), and one failed call is one attempt
 
 from __future__ import annotations
 
-import openai
+from typing import TYPE_CHECKING, Any
 
 from contexts.summarizer.base import Draft, SummarizerError
+
+if TYPE_CHECKING:
+    import openai
 
 SYSTEM_PROMPT = (
     "You summarize documents for an application that stores them as context. Write a short, faithful summary "
@@ -34,6 +37,9 @@ class OpenAICompatibleSummarizer:
 
     @property
     def client(self) -> openai.OpenAI:
+        # Imported here: the client takes about 1.5 s to import, which no process that does not call it should pay.
+        import openai
+
         if self._client is None:
             # Local servers (Ollama, llama.cpp) take no key, but the client insists on one.
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self._api_key or "not-needed",
@@ -45,6 +51,8 @@ class OpenAICompatibleSummarizer:
             raise SummarizerError("SUMMARIZER_URL is not set: the openai backend needs an endpoint.", retryable=False)
         if not model:
             raise SummarizerError("No model: set SUMMARIZER_MODEL or the tenant's summaries.model.", retryable=False)
+        import openai
+
         truncated = len(content) > self.max_input_chars
         document = (f"Title: {title}\n\n" if title else "") + content[: self.max_input_chars]
         try:
@@ -83,7 +91,7 @@ class OpenAICompatibleSummarizer:
             self._client = None
 
 
-def _detail(exc: openai.APIStatusError) -> str:
+def _detail(exc: Any) -> str:
     """The endpoint's own words about the error, when its body carries any."""
     body = exc.body
     if isinstance(body, dict):
