@@ -154,7 +154,7 @@ class JsonObject(serializers.CharField):
         text = super().to_internal_value(data)
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser can follow
             raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object, e.g. {\"team\": \"billing\"}.")

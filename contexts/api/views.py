@@ -53,7 +53,8 @@ def api_not_found(request: Request) -> Response:
 
 def number_in_path(value: str, *, maximum: int, refusal: type[ContextError], what: str) -> int:
     """The number a path segment holds; one that is not a number, or past what can exist, names nothing (404)."""
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+    # The length first: int() refuses more than 4300 digits with a ValueError, which would be a 500.
+    if not (value.isascii() and value.isdigit()) or len(value) > 20 or not 1 <= int(value) <= maximum:
         raise refusal(f"There is no {what} {value!r}.", field=what.replace(" ", "_"))
     return int(value)
 

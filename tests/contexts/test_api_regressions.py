@@ -52,7 +52,8 @@ def test_patch_refuses_unstorable_metadata_and_keeps_the_context_as_it_was(api, 
         assert (context.version, context.metadata) == (1, {"team": "ops"})
 
 
-@pytest.mark.parametrize("metadata_filter", ['{"team": "a\\u0000"}', '{"team": "\\ud800"}', '{"n": 1e400}'])
+@pytest.mark.parametrize("metadata_filter", ['{"team": "a\\u0000"}', '{"team": "\\ud800"}', '{"n": 1e400}',
+                                             '{"a": ' + "[" * 5000 + "]" * 5000 + "}"])  # too deep to parse
 def test_listing_refuses_a_metadata_filter_postgresql_cannot_compare(api, metadata_filter):
     response = api.get("contexts/", params={"metadata": metadata_filter})
 
@@ -69,6 +70,7 @@ def test_listing_refuses_a_metadata_filter_postgresql_cannot_compare(api, metada
     "contexts/notes/versions/0/restore",
     "contexts/notes/summaries/10000000000000000000/retry",
     "contexts/notes/summaries/x/retry",
+    "contexts/notes/versions/" + "9" * 5000 + "/restore",  # more digits than int() converts
 ])
 def test_a_version_or_summary_that_cannot_exist_in_a_path_is_404_not_405(api, acme, path):
     api.create("notes", content="text")
