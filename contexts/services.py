@@ -173,6 +173,9 @@ def _update(current: Context, changes: dict[str, Any], *, actor: Any, expected_v
     limits = _limits()
     values = _validated(changes, limits)
     _check_version(current, expected_version)
+    values = {field: value for field, value in values.items() if getattr(current, field) != value}
+    if not values:
+        return current  # nothing differs: no new version, no audit entry (a retried write is harmless)
     if "content" in values:
         _check_quota(limits, new_context=False,
                      added_bytes=len(values["content"].encode()) - len(current.content.encode()))

@@ -44,7 +44,7 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
     "context-expired": ProblemType(410, "Context expired", "The context passed its expiry time. It is kept until it is deleted, but no longer served; list with include_expired=true to see it."),
     "precondition-failed": ProblemType(412, "Precondition failed", "The context changed since you read it (If-Match names an older version), or it exists although If-None-Match: * asked to create it. Read it again, then retry with its current ETag."),
     "content-too-large": ProblemType(413, "Content too large", "A value is larger than the tenant's plan allows; the detail names the limit."),
-    "unsupported-media-type": ProblemType(415, "Unsupported media type", "Send the body as application/json (PATCH also takes application/merge-patch+json)."),
+    "unsupported-media-type": ProblemType(415, "Unsupported media type", "Send the body as application/json."),
     "precondition-required": ProblemType(428, "Precondition required", "Changes need a precondition so that no update is lost: If-Match: \"<etag>\" to change a context you read, If-None-Match: * to create one."),
     "rate-limited": ProblemType(429, "Too many requests", "The key or the tenant used its request budget for the window. Retry after Retry-After seconds; RateLimit and RateLimit-Policy say where you stand."),
     "server-error": ProblemType(500, "Server error", "Something failed on our side. The request id identifies it in our logs."),

@@ -449,3 +449,15 @@ def test_an_unknown_path_under_the_api_is_a_problem_not_a_page(api):
         response = api.get(path)
         assert response.status_code == 404 and problem_type(response) == "not-found", path
 
+
+
+def test_a_write_that_changes_nothing_makes_no_new_version(api, acme):
+    api.create("brief", title="Brief", content="v1")
+    for method, body in (("PATCH", {}), ("PATCH", {"content": "v1"}), ("PUT", {"title": "Brief", "content": "v1"})):
+        response = api.call(method, "contexts/brief", body, headers={"If-Match": '"v1"'})
+        assert response.status_code == 200 and response["ETag"] == '"v1"', method
+    with tenant_context(acme):
+        assert ContextVersion.objects.count() == 1
+    assert AuditLog.objects.filter(action="context.updated").count() == 0
+    stale = api.call("PATCH", "contexts/brief", {}, headers={"If-Match": '"v9"'})
+    assert stale.status_code == 412  # the precondition still holds a no-op to the version read
