@@ -64,10 +64,11 @@ def answers(port: int, path: str = "/healthz/live", host: str = "localhost") -> 
 
 @contextmanager
 def start_live_server(log_path: Path, *, env: dict[str, str] | None = None, server: str = "runserver",
-                      workers: int = 2) -> Iterator[LiveServer]:
+                      workers: int = 2, gunicorn_args: tuple[str, ...] = ()) -> Iterator[LiveServer]:
     """Serve the project in a child process against the test database until the block ends.
 
-    server is "runserver" (threaded, as `make run` serves) or "gunicorn" (sync workers, as production does).
+    server is "runserver" (threaded, as `make run` serves) or "gunicorn" (sync workers, as production does);
+    env overrides the child's environment (another settings module, DEBUG off …).
     """
     port = free_port()
     child_env = {
@@ -82,7 +83,7 @@ def start_live_server(log_path: Path, *, env: dict[str, str] | None = None, serv
     child_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     if server == "gunicorn":
         command = [sys.executable, "-m", "gunicorn", "mcp.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
-                   str(workers), "--worker-class", "sync", "--timeout", "60", "--log-level", "warning"]
+                   str(workers), "--worker-class", "sync", "--timeout", "60", "--log-level", "warning", *gunicorn_args]
     else:
         command = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"]
     with log_path.open("w") as log:

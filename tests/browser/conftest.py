@@ -7,14 +7,9 @@ summary; with REQUIRE_BROWSER=1 (CI) they fail instead.
 
 from __future__ import annotations
 
-import http.client
 import os
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +19,7 @@ import pytest
 from django.db import connections
 
 from tests.browser.browsing import LAYOUT_REPORTER_JS, VIEWPORT, LayoutReports, unchecked_layout_problems
-from tests.conftest import PROJECT_DIR, child_database_url
+from tests.live_server import LiveServer, django_db_setup, start_live_server  # noqa: F401  (fixture)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -32,7 +27,6 @@ if TYPE_CHECKING:
     from tenants.models import User
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-SERVER_START_DEADLINE = 30.0  # seconds for runserver to answer /healthz
 
 # Why the browser tests could not run, once a test has found out (for the summary line).
 _missing_browser: list[str] = []
@@ -59,31 +53,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """Say plainly, at the end of the run, that the browser tests did not run and why."""
     if _missing_browser:
         terminalreporter.write_line(f"browser tests: skipped, {_missing_browser[0]}", yellow=True, bold=True)
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(
-    django_db_setup: None, django_db_blocker: Any, django_db_keepdb: bool, request: pytest.FixtureRequest
-) -> Iterator[None]:
-    """Create the test database even when no test of the run asks for `db` (the browser tests alone).
-
-    pytest-django creates it only for tests that request `db` or carry the django_db mark; these
-    tests use committed data (the `committed` fixture) and the child server, so they ask for neither.
-    """
-    from django.test.utils import setup_databases, teardown_databases
-    from pytest_django.fixtures import _get_databases_for_setup
-
-    aliases, _ = _get_databases_for_setup(request.session.items)
-    if "default" in aliases:  # already made for the other tests of this run
-        yield
-        return
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=request.config.option.verbose, interactive=False,
-                                  keepdb=django_db_keepdb, aliases={"default"})
-    yield
-    if not django_db_keepdb:
-        with django_db_blocker.unblock():
-            teardown_databases(created, verbosity=request.config.option.verbose)
 
 
 @pytest.fixture(scope="module")
@@ -164,82 +133,21 @@ def _screenshot(page: Page, shots_dir: str, test_name: str, counter: list[int], 
     page.screenshot(path=os.path.join(shots_dir, f"{safe}.png"), full_page=True)
 
 
-@dataclass(frozen=True)
-class LiveServer:
-    """The child process's server: its port, and the URL of a host's page."""
-
-    port: int
-    log_path: Path
-
-    def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _healthz_answers(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-    try:
-        connection.request("GET", "/healthz", headers={"Host": "localhost"})
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 @pytest.fixture(scope="module")
 def server_process(
-    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory,  # noqa: F811
 ) -> Iterator[LiveServer]:
     """manage.py runserver on a free port, in a child process, against the test database; one per module."""
     from tenants.services import ensure_public_tenant
 
     with django_db_blocker.unblock():
-        ensure_public_tenant()  # /healthz on the public host needs its domain
-        database_url = child_database_url()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.browser.server_settings",
-        "DATABASE_URL": database_url,
-        "DEBUG": "true",
-        "BASE_DOMAIN": "localhost",
-        "PUBLIC_PORT": str(port),
-        "SITE_URL": f"http://localhost:{port}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        ensure_public_tenant()  # the readiness probe asks the public host
     log_path = tmp_path_factory.mktemp("server") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(port=port, log_path=log_path)
     try:
-        deadline = time.monotonic() + SERVER_START_DEADLINE
-        while not _healthz_answers(port):
-            if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode} before answering:\n{server.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not answer /healthz within {SERVER_START_DEADLINE:.0f} s:\n{server.log()}")
-            time.sleep(0.1)
-        yield server
+        # The suite's fast password hashing, so the server checks the passwords the tests set.
+        with start_live_server(log_path, env={"DJANGO_SETTINGS_MODULE": "tests.browser.server_settings"}) as server:
+            yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
         if os.environ.get("BROWSER_SHOTS"):
             shutil.copy(log_path, Path(os.environ["BROWSER_SHOTS"]) / "server.log")
 

@@ -17,14 +17,11 @@ import http.client
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -34,12 +31,11 @@ from contexts.api.schema import EXAMPLE_KEY
 from tenants.api_keys import api_key_create
 from tenants.models import ApiKey
 from tenants.services import tenant_create
-from tests.conftest import PROJECT_DIR, child_database_url
+from tests.live_server import django_db_setup, start_live_server  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.schemathesis
 
 HOST = "fuzz.localhost"
-SERVER_START_DEADLINE = 30.0  # seconds for the server to answer /healthz
 CHECKS = ",".join([
     "not_a_server_error",
     "status_code_conformance",
@@ -49,26 +45,6 @@ CHECKS = ",".join([
 ])
 SEED = os.environ.get("SCHEMATHESIS_SEED", "20261201")
 MAX_EXAMPLES = os.environ.get("SCHEMATHESIS_EXAMPLES", "15")
-
-
-@pytest.fixture(scope="session")
-def django_db_setup(
-    django_db_setup: None, django_db_blocker: Any, django_db_keepdb: bool, request: pytest.FixtureRequest
-) -> Iterator[None]:
-    """Create the test database even when this test runs alone: it asks for committed data, not for `db`."""
-    from django.test.utils import setup_databases, teardown_databases
-    from pytest_django.fixtures import _get_databases_for_setup
-
-    aliases, _ = _get_databases_for_setup(request.session.items)
-    if "default" in aliases:
-        yield
-        return
-    with django_db_blocker.unblock():
-        created = setup_databases(verbosity=0, interactive=False, keepdb=django_db_keepdb, aliases={"default"})
-    yield
-    if not django_db_keepdb:
-        with django_db_blocker.unblock():
-            teardown_databases(created, verbosity=0)
 
 
 @pytest.fixture
@@ -88,12 +64,6 @@ def fuzz_key(committed: None) -> str:
     return raw_key
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
@@ -104,13 +74,6 @@ def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
         connection.close()
 
 
-def _answers(port: int) -> bool:
-    try:
-        return _get(port, "/healthz", "localhost")[0] == 200
-    except OSError:
-        return False
-
-
 @contextmanager
 def live_server(log_path: Path) -> Iterator[int]:
     """gunicorn in a child process, as production runs (DEBUG off), on the test database; yield its port.
@@ -118,44 +81,19 @@ def live_server(log_path: Path) -> Iterator[int]:
     Not runserver: it keeps connections alive and answers each request on them some 40 ms late (delayed
     ACKs), which would triple the run's time.
     """
-    port = _free_port()
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.contexts.fuzz_server_settings",
-        "DATABASE_URL": child_database_url(),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on the loopback; production sits behind a TLS proxy
-        "BASE_DOMAIN": "localhost",
         "ALLOWED_HOSTS": "localhost,.localhost,127.0.0.1",
-        "SITE_URL": f"http://localhost:{port}",
-        "PYTHONUNBUFFERED": "1",
     }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "mcp.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--access-logfile", "-",
-             # No limit on the request line: the one a deployment sets (gunicorn's 4 KiB, a proxy's) answers
-             # 414 in its own HTML before the API sees the request; what is tested is the API's answer.
-             "--limit-request-line", "0"],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + SERVER_START_DEADLINE
-        while not _answers(port):
-            if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode}:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not answer within {SERVER_START_DEADLINE:.0f} s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    # No limit on the request line: the one a deployment sets (gunicorn's 4 KiB, a proxy's) answers 414 in
+    # its own HTML before the API sees the request; what is tested is the API's answer.
+    with start_live_server(log_path, env=env, server="gunicorn", gunicorn_args=(
+        "--access-logfile", "-", "--limit-request-line", "0",
+    )) as server:
+        yield server.port
 
 
 @pytest.mark.timeout(240)
