@@ -32,7 +32,9 @@ from contexts.api.serializers import (
     SummaryRead,
     VersionRead,
     VersionSummaryRead,
+    context_representation,
     context_url,
+    contexts_representation,
     etag,
     summary_url,
 )
@@ -76,7 +78,7 @@ def validated(serializer_class: type, data: Any, *, partial: bool = False) -> di
 
 
 def context_response(context: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(ContextRead(context).data, status=status_code, headers={"ETag": etag(context), **(headers or {})})
+    return Response(context_representation(context), status=status_code, headers={"ETag": etag(context), **(headers or {})})
 
 
 class ContextCollection(APIView):
@@ -96,7 +98,7 @@ class ContextCollection(APIView):
         limit, cursor = query.pop("limit"), query.pop("cursor", None)
         criteria = ContextFilter(**{"tags_any" if name == "tags" else name: value for name, value in query.items()})
         page = contexts_page(criteria, limit=limit, cursor=cursor, with_content="content" in fields)
-        data = ContextRead(page.contexts, many=True, fields=fields).data
+        data = contexts_representation(page.contexts, fields)
         headers = {}
         next_url = None
         if page.next_cursor:
@@ -204,7 +206,7 @@ class BatchGetView(APIView):
         keys = list(dict.fromkeys(validated(BatchGet, request.data)["keys"]))
         found = {context.key: context for context in services.contexts_read_many(keys=keys)}
         return Response({
-            "results": ContextRead([found[key] for key in keys if key in found], many=True).data,
+            "results": contexts_representation([found[key] for key in keys if key in found]),
             "missing": [key for key in keys if key not in found],
         })
 
