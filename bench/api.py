@@ -202,6 +202,63 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+# --- CPU ------------------------------------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_SIDES = ("gunicorn", "postgres", "redis", "client")
+
+
+def _process_cpu(pid: int) -> tuple[int, float] | None:
+    """Return a process's parent and its CPU seconds (user and system) so far, or None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": state, ppid, …, utime (12th), stime
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@dataclass
+class CpuMeter:
+    """The CPU time each side of the benchmark spends: gunicorn (master and workers), the PostgreSQL backends of
+    the benchmark's database, redis-server, and the load generator (this process, all its threads)."""
+
+    gunicorn_pid: int
+    redis_pid: int | None
+    database: str
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        sides: dict[str, dict[int, float]] = {side: {} for side in CPU_SIDES}
+        marker = f" {self.database} ".encode()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            found = _process_cpu(pid)
+            if found is None:
+                continue
+            parent, seconds = found
+            if pid == self.gunicorn_pid or parent == self.gunicorn_pid:
+                sides["gunicorn"][pid] = seconds
+            elif pid == self.redis_pid:
+                sides["redis"][pid] = seconds
+            else:
+                try:
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if command.startswith(b"postgres: ") and marker in command:
+                    sides["postgres"][pid] = seconds
+        sides["client"][os.getpid()] = time.process_time()
+        return sides
+
+    @staticmethod
+    def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> Counter[str]:
+        """CPU seconds per side between two samples (a backend that ended meanwhile is left out)."""
+        return Counter({side: sum(seconds - before[side].get(pid, 0.0) for pid, seconds in after[side].items())
+                        for side in CPU_SIDES})
+
+
 # --- load ---------------------------------------------------------------------------------------------------------
 
 
@@ -234,6 +291,7 @@ class Result:
     seconds: float
     latencies: list[float] = field(default_factory=list)  # of the successes, in seconds
     statuses: Counter[int] = field(default_factory=Counter)
+    cpu: Counter[str] = field(default_factory=Counter)  # CPU seconds per side (CpuMeter), when measured
 
     @property
     def rps(self) -> float:
@@ -248,6 +306,12 @@ class Result:
         self.seconds += other.seconds
         self.latencies.extend(other.latencies)
         self.statuses.update(other.statuses)
+        self.cpu.update(other.cpu)
+
+    def cpu_ms(self, side: str) -> float:
+        """CPU milliseconds a request on one side."""
+        requests = sum(self.statuses.values())
+        return 1000 * self.cpu[side] / requests if requests else float("nan")
 
     @property
     def errors(self) -> int:
@@ -295,7 +359,8 @@ def calls(tenants: list[BenchTenant], context_count: int, concurrency: int) -> l
     ]
 
 
-def drive(port: int, call: Call, *, concurrency: int, seconds: float, max_requests: int, seed_base: int) -> Result:
+def drive(port: int, call: Call, *, concurrency: int, seconds: float, max_requests: int, seed_base: int,
+          meter: CpuMeter | None = None) -> Result:
     """Keep `concurrency` requests of one call in flight for `seconds` (at most max_requests in all)."""
     result = Result(call.name, 0.0)
     lock = threading.Lock()
@@ -332,12 +397,15 @@ def drive(port: int, call: Call, *, concurrency: int, seconds: float, max_reques
     threads = [threading.Thread(target=worker, args=(thread,)) for thread in range(concurrency)]
     for thread in threads:
         thread.start()
+    before = meter.sample() if meter else None
     deadline[0] = time.perf_counter() + seconds
     began = time.perf_counter()
     start.wait()
     for thread in threads:
         thread.join()
     result.seconds = time.perf_counter() - began
+    if meter and before:
+        result.cpu = CpuMeter.spent(before, meter.sample())
     return result
 
 
@@ -356,6 +424,15 @@ def report(results: dict[str, list[Result]]) -> None:
                   f"{p50:>8.2f} {p99:>8.2f} {p99 / p50:>8.2f}")
             if row.errors:
                 print(f"{'':<19} statuses: {dict(sorted(row.statuses.items()))}")
+    if any(row.cpu for rows in results.values() for row in rows):
+        print()
+        print("CPU ms a request, by side (gunicorn: master and workers; postgres: the backends of the benchmark's "
+              "database; client: the load generator)")
+        print(f"{'cache':<9} {'call':<8} " + " ".join(f"{side:>9}" for side in CPU_SIDES) + f" {'total':>9}")
+        for cache_name, rows in results.items():
+            for row in rows:
+                print(f"{cache_name:<9} {row.name:<8} " + " ".join(f"{row.cpu_ms(side):>9.2f}" for side in CPU_SIDES)
+                      + f" {sum(row.cpu_ms(side) for side in CPU_SIDES):>9.2f}")
     print()
     for cache_name, rows in results.items():
         by_name = {row.name: row for row in rows}
@@ -378,12 +455,18 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds before each call (default 1.5).")
     parser.add_argument("--max-requests", type=int, default=100_000, help="At most this many per call.")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4).")
+    parser.add_argument("--calls", default="no-db,get,list,search,put",
+                        help="The calls to measure, comma-separated (default all five; no-db and get are always "
+                             "measured, for the ratios).")
     parser.add_argument("--caches", choices=("both", "redis", "database"), default="both",
                         help="Serve with REDIS_URL, with the database cache, or both in turn (default both).")
     args = parser.parse_args()
     for name in ("tenants", "contexts", "concurrency", "max_requests", "workers", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    unknown = {name.strip() for name in args.calls.split(",")} - {"no-db", "get", "list", "search", "put"}
+    if unknown:
+        parser.error(f"--calls: unknown call {sorted(unknown)[0]!r}; the calls are no-db, get, list, search, put")
 
     server = server_params()
     database_url = fresh_database(server, BENCH_DATABASE)
@@ -404,7 +487,9 @@ def main() -> None:
                  "DJANGO_SETTINGS_MODULE": SETTINGS, "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost",
                  "SITE_URL": "http://localhost", "LOG_LEVEL": "WARNING"}
     results: dict[str, list[Result]] = {}
-    the_calls = calls(tenants, args.contexts, args.concurrency)  # once: the PUTs' versions carry over between modes
+    # Once: the PUTs' versions carry over between modes.
+    wanted = {"no-db", "get", *(name.strip() for name in args.calls.split(","))}
+    the_calls = [call for call in calls(tenants, args.contexts, args.concurrency) if call.name in wanted]
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
         scratch_dir = Path(scratch)
         modes = ["redis", "database"] if args.caches == "both" else [args.caches]
@@ -419,6 +504,7 @@ def main() -> None:
                     env.pop("REDIS_URL", None)
                 log = scratch_dir / f"gunicorn-{mode}.log"
                 gunicorn, port = start_gunicorn(env, args.workers, log)
+                meter = CpuMeter(gunicorn.pid, redis[0].pid if mode == "redis" and redis else None, BENCH_DATABASE)
                 try:
                     for index, call in enumerate(the_calls):
                         drive(port, call, concurrency=args.concurrency, seconds=args.warmup,
@@ -430,7 +516,7 @@ def main() -> None:
                         for index, call in enumerate(the_calls):
                             part = drive(port, call, concurrency=args.concurrency, seconds=args.seconds / args.rounds,
                                          max_requests=args.max_requests // args.rounds,
-                                         seed_base=1000 * (round_number + 1) + index)
+                                         seed_base=1000 * (round_number + 1) + index, meter=meter)
                             rows[index].merge(part)
                     for row in rows:
                         print(f"  {mode:<9} {row.name:<7} {row.rps:>7.0f} req/s", flush=True)
