@@ -9,10 +9,11 @@ is on: the tenant's, set by the request's host.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
 
@@ -218,14 +219,54 @@ def context_patch(*, key: str, changes: dict[str, Any], expected_version: int, a
     return _update(_locked(key), changes, actor=actor, expected_version=expected_version)
 
 
+# A read counts itself (access_count, last_accessed_at) in the statement that reads the row. Those counts are
+# statistics, not content: when the statement is a transaction of its own (autocommit, as a request's read is),
+# it commits without waiting for its WAL record to reach the disk (synchronous_commit off, set for that one
+# transaction by set_config(..., true), the function form of SET LOCAL: no extra round trip). A crash of the
+# database server may then lose the counts of its last fraction of a second (at most 3 x wal_writer_delay, 600 ms
+# by default), never a context's content or a write's version: every other statement, and a read made inside a
+# larger transaction (whose other writes keep the durability their caller chose), commits as before.
+_COUNT_READS = "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now()"
+_COUNTS_MAY_WAIT = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS read_counts_may_wait"
+
+
+@functools.cache
+def _read_shape(vendor: str) -> tuple[list[str], str, list[tuple[int, list[Any], Any]]]:
+    """The attributes a counted read returns, its RETURNING list, and the converters its values need (per backend)."""
+    # Every column but the search vector, which only searches use and which is the row's longest value.
+    fields = [field for field in Context._meta.concrete_fields if not field.generated]
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(Context._meta.db_table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:  # as a queryset's compiler applies them (the JSON of metadata, with psycopg2)
+            converters.append((index, found, column))
+    returning = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    return [field.attname for field in fields], returning, converters
+
+
+def _count_reads(condition: str, params: list[Any]) -> list[Context]:
+    """Count a read of the contexts the condition selects (of live ones, as the caller says) and return them."""
+    names, returning, converters = _read_shape(connection.vendor)
+    may_wait = "" if connection.in_atomic_block else _COUNTS_MAY_WAIT
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_COUNT_READS}{may_wait} WHERE {condition} RETURNING {returning}", params)
+        rows = cursor.fetchall()
+    contexts = []
+    for row in rows:
+        values = list(row)
+        for index, functions, column in converters:
+            for convert in functions:
+                values[index] = convert(values[index], column, connection)
+        contexts.append(Context.from_db(connection.alias, names, values))
+    return contexts
+
+
 def context_read(*, key: str, include_expired: bool = False) -> Context:
     """Return a context and count the read, in one statement (concurrent reads all count)."""
     validate_key(key)
     expiry = "" if include_expired else " AND (expires_at IS NULL OR expires_at > now())"
-    found = list(Context.objects.raw(
-        "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now() "
-        f"WHERE key = %s{expiry} RETURNING *", [key],
-    ))
+    found = _count_reads(f"key = %s{expiry}", [key])
     if found:
         return found[0]
     if not include_expired and Context.objects.filter(key=key).exists():
@@ -237,10 +278,7 @@ def contexts_read_many(*, keys: list[str]) -> list[Context]:
     """Return the live contexts among these keys in one statement, counting each read."""
     for key in keys:
         validate_key(key)
-    return list(Context.objects.raw(
-        "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now() "
-        "WHERE key = ANY(%s) AND (expires_at IS NULL OR expires_at > now()) RETURNING *", [list(keys)],
-    ))
+    return _count_reads("key = ANY(%s) AND (expires_at IS NULL OR expires_at > now())", [list(keys)])
 
 
 @transaction.atomic

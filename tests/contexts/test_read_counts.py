@@ -1,0 +1,70 @@
+"""A read counts itself in the statement that reads the row, and only that statement's commit may skip the wait
+for the disk (contexts.services: the counts are statistics; content keeps full durability)."""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from contexts import services
+from contexts.models import Context
+from tenants.services import tenant_create
+
+
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_a_read_on_its_own_commits_its_count_without_waiting_and_nothing_after_it_does(committed):
+    acme, _ = tenant_create(slug="acme", name="Acme")
+    with tenant_context(acme):
+        services.context_create(key="brief", title="Brief", content="The brief.", tags=["a"], metadata={"n": 1})
+        assert synchronous_commit() == "on"
+
+        with CaptureQueriesContext(connection) as captured:
+            context = services.context_read(key="brief")
+        (read,) = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("UPDATE contexts")]
+
+        assert "set_config('synchronous_commit', 'off', true)" in read
+        assert synchronous_commit() == "on"  # the setting lasted for the read's own transaction only
+        assert (context.key, context.title, context.content, context.tags, context.metadata, context.access_count) == (
+            "brief", "Brief", "The brief.", ["a"], {"n": 1}, 1)
+        assert context.last_accessed_at is not None and not context._state.adding
+        assert Context.objects.get(key="brief").access_count == 1
+        services.context_read(key="brief")
+        services.contexts_read_many(keys=["brief", "missing"])
+        assert Context.objects.get(key="brief").access_count == 3
+
+
+def test_a_read_inside_a_transaction_leaves_the_transaction_its_durability(committed):
+    acme, _ = tenant_create(slug="acme", name="Acme")
+    with tenant_context(acme):
+        services.context_create(key="brief", content="The brief.")
+        with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+            services.context_read(key="brief")
+            services.contexts_read_many(keys=["brief"])
+            assert synchronous_commit() == "on"
+
+        assert not any("set_config" in query["sql"] for query in captured.captured_queries)
+        assert Context.objects.get(key="brief").access_count == 2
+
+
+def test_a_read_returns_the_row_as_a_queryset_would_but_for_the_search_vector(acme):
+    with tenant_context(acme):
+        services.context_create(key="notes/q1", title="Q1", content="Numbers.", tags=["x", "y"],
+                                metadata={"deep": {"list": [1, None]}})
+
+        read = services.context_read(key="notes/q1")
+        (many,) = services.contexts_read_many(keys=["notes/q1"])
+        stored = Context.objects.get(key="notes/q1")
+
+        for found in (read, many):
+            for field in Context._meta.concrete_fields:
+                if field.name == "search_vector":
+                    assert field.attname in found.get_deferred_fields()
+                elif field.name not in ("access_count", "last_accessed_at"):
+                    assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
+        assert (read.access_count, many.access_count, stored.access_count) == (1, 2, 2)
