@@ -38,7 +38,9 @@ def terminate_the_waiting_run() -> None:
 def migration_lock_holders() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s",
+            # This database's only: advisory locks of other databases on the server (other runs) are not ours.
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [MIGRATION_LOCK_KEY >> 32, MIGRATION_LOCK_KEY & 0xFFFFFFFF],
         )
         return cursor.fetchone()[0]
