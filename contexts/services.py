@@ -13,7 +13,8 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
 
@@ -39,6 +40,7 @@ from contexts.models import Context, ContextVersion
 from contexts.summaries import summaries_forget, summary_request_automatic
 from contexts.versions import version_get
 from tenants.current import connection_tenant
+from tenants.naming import quote_schema
 
 # The fields a change may set; the rest are kept by the services.
 EDITABLE_FIELDS = ("title", "content", "tags", "metadata", "expires_at")
@@ -226,7 +228,7 @@ def context_patch(*, key: str, changes: dict[str, Any], expected_version: int, a
 # database server may then lose the counts of its last fraction of a second (at most 3 x wal_writer_delay, 600 ms
 # by default), never a context's content or a write's version: every other statement, and a read made inside a
 # larger transaction (whose other writes keep the durability their caller chose), commits as before.
-_COUNT_READS = "UPDATE contexts SET access_count = access_count + 1, last_accessed_at = now()"
+_COUNT_READS = "UPDATE {table} SET access_count = access_count + 1, last_accessed_at = now()"
 _COUNTS_MAY_WAIT = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS read_counts_may_wait"
 
 
@@ -249,8 +251,14 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     """Count a read of the contexts the condition selects (of live ones, as the caller says) and return them."""
     names, returning, converters = _read_shape(connection.vendor)
     may_wait = "" if connection.in_atomic_block else _COUNTS_MAY_WAIT
-    with connection.cursor() as cursor:
-        cursor.execute(f"{_COUNT_READS}{may_wait} WHERE {condition} RETURNING {returning}", params)
+    # The table named in the tenant's schema, so that the statement needs no search_path: Django's own cursor
+    # (health check, error wrapping, query log) without the SET search_path django-tenants sends before each
+    # statement, a round trip of its own. The session's path is left as it was, where django-tenants believes it
+    # is, and nothing here depends on it: behind PgBouncer a path set by an earlier transaction cannot misdirect
+    # it (../shared/DESIGN.md, "qualify names").
+    table = f"{quote_schema(connection.schema_name)}.{connection.ops.quote_name(Context._meta.db_table)}"
+    with BaseDatabaseWrapper._cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
+        cursor.execute(f"{_COUNT_READS.format(table=table)}{may_wait} WHERE {condition} RETURNING {returning}", params)
         rows = cursor.fetchall()
     contexts = []
     for row in rows:

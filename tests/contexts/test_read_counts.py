@@ -26,7 +26,7 @@ def test_a_read_on_its_own_commits_its_count_without_waiting_and_nothing_after_i
 
         with CaptureQueriesContext(connection) as captured:
             context = services.context_read(key="brief")
-        (read,) = [query["sql"] for query in captured.captured_queries if query["sql"].startswith("UPDATE contexts")]
+        (read,) = [query["sql"] for query in captured.captured_queries if query["sql"].startswith('UPDATE "tenant_acme"."contexts"')]
 
         assert "set_config('synchronous_commit', 'off', true)" in read
         assert synchronous_commit() == "on"  # the setting lasted for the read's own transaction only
@@ -68,3 +68,24 @@ def test_a_read_returns_the_row_as_a_queryset_would_but_for_the_search_vector(ac
                 elif field.name not in ("access_count", "last_accessed_at"):
                     assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
         assert (read.access_count, many.access_count, stored.access_count) == (1, 2, 2)
+
+
+def test_a_read_names_its_tenants_schema_whatever_search_path_the_session_was_left_with(acme, globex):
+    with tenant_context(acme):
+        services.context_create(key="brief", content="Acme's brief.")
+    with tenant_context(globex):
+        services.context_create(key="brief", content="Globex's brief.")
+        with connection.cursor() as cursor:  # the session's path is now globex's, as an earlier request may leave it
+            cursor.execute("SHOW search_path")
+            assert "tenant_globex" in cursor.fetchone()[0]
+
+    with CaptureQueriesContext(connection) as captured, tenant_context(acme):
+        read = services.context_read(key="brief")
+        (many,) = services.contexts_read_many(keys=["brief"])
+
+    assert not any("search_path" in query["sql"] for query in captured.captured_queries)  # globex's path all along
+    assert read.content == many.content == "Acme's brief."
+    with tenant_context(acme):
+        assert Context.objects.get(key="brief").access_count == 2
+    with tenant_context(globex):
+        assert Context.objects.get(key="brief").access_count == 0

@@ -70,7 +70,9 @@ def test_get_by_key_takes_at_most_three_queries_with_routing_and_the_key_cached(
     # What the cache spared: the domain and key lookups, and the last-used write (done once, by the first read).
     assert '"domains"' in statements(cold) and '"api_keys"' in statements(cold)
     assert '"domains"' not in statements(warm) and '"api_keys"' not in statements(warm)
-    assert "UPDATE contexts SET access_count" in statements(warm)
+    # The read itself: one statement, naming its tenant's schema (no SET search_path before it).
+    assert 'UPDATE "tenant_acme"."contexts" SET access_count' in statements(warm)
+    assert "search_path" not in statements(warm), statements(warm)
 
 
 def test_a_revoked_key_stops_working_at_once_although_it_was_cached(acme_key):
