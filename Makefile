@@ -38,8 +38,11 @@ run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# The suite in one process per core (pytest-xdist; each worker has a test database of its own).
+# PYTEST_WORKERS=0 runs it in this process, e.g. to use a debugger.
+PYTEST_WORKERS ?= auto
 test: install $(MCP_CLIENT_VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # Unused or undefined names, import order (pyproject.toml).
 lint: install
