@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.core.cache import caches
@@ -76,10 +77,26 @@ def _row_from_values(model: type[ModelT], values: tuple[Any, ...]) -> ModelT:
     return model.from_db("default", [field.attname for field in model._meta.concrete_fields], values)
 
 
-def tenant_for_host(hostname: str) -> Tenant:
-    """Return the tenant serving a host name; raise Domain.DoesNotExist if none does."""
+# The entries of the API key a request presents, read in the round trip that read its host's tenant (routing comes
+# first, and then authentication would ask Redis again): api_key_by_id takes them from here, once. They belong to
+# the request being served: tenants.middleware forgets them when it ends, whether or not they were used.
+_read_ahead: ContextVar[tuple[str, dict[str, Any]] | None] = ContextVar("lookups_read_ahead", default=None)
+
+
+def tenant_for_host(hostname: str, *, api_key_id: str | None = None) -> Tenant:
+    """Return the tenant serving a host name; raise Domain.DoesNotExist if none does.
+
+    With api_key_id (the public id of the key the request presents), read that
+    key's entries in the same round trip, for api_key_by_id to use in this request.
+    """
     cache_key = _host_key(hostname)
-    values = lookup_cache().get(cache_key)
+    if api_key_id is None:
+        values = lookup_cache().get(cache_key)
+    else:
+        key_entries = (_api_key_key(api_key_id), _touched_key(api_key_id))
+        found = lookup_cache().get_many([cache_key, *key_entries])
+        _read_ahead.set((api_key_id, {name: found[name] for name in key_entries if name in found}))
+        values = found.get(cache_key)
     tenant = _row_from_values(Tenant, values) if values is not None and values != TOMBSTONE else None
     if tenant is None:
         tenant = Domain.objects.select_related("tenant").get(domain=hostname).tenant
@@ -99,7 +116,12 @@ def api_key_by_id(key_id: str) -> ApiKey | None:
     minute (claim_touch), noted on the row as use_recorded_lately.
     """
     cache_key, touched_key = _api_key_key(key_id), _touched_key(key_id)
-    found = lookup_cache().get_many([cache_key, touched_key])
+    read_ahead = _read_ahead.get()
+    if read_ahead is not None and read_ahead[0] == key_id:
+        _read_ahead.set(None)  # once: a second lookup in the same request asks again
+        found = read_ahead[1]
+    else:
+        found = lookup_cache().get_many([cache_key, touched_key])
     values = found.get(cache_key)
     if values is not None and values != TOMBSTONE:
         api_key: ApiKey | None = _row_from_values(ApiKey, values)
@@ -110,6 +132,11 @@ def api_key_by_id(key_id: str) -> ApiKey | None:
     if api_key is not None:
         api_key.use_recorded_lately = touched_key in found  # type: ignore[attr-defined]
     return api_key
+
+
+def forget_read_ahead() -> None:
+    """Drop the entries read ahead for the request that ends (tenants.middleware)."""
+    _read_ahead.set(None)
 
 
 def _forget(cache_keys: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -12,13 +13,34 @@ from django_tenants.middleware.main import TenantMainMiddleware
 from audit.request_id import note as note_request
 from mcp.problems import problem_response
 from tenants.access import user_belongs_to_host
-from tenants.cache import tenant_for_host
+from tenants.api_keys import KEY_PATTERN
+from tenants.cache import forget_read_ahead, tenant_for_host
 from tenants.models import Domain, Tenant
 from tenants.rate_limits import noted_rate_limit
+
+# The public id of the API key the request being routed presents, for get_tenant (which is not handed the request).
+_presented_key_id: ContextVar[str | None] = ContextVar("presented_key_id", default=None)
+
+
+def presented_key_id(authorization: str | None) -> str | None:
+    """Return the public id of a well-formed key in an Authorization header, or None.
+
+    Only a hint, for reading the key's cache entries with the host's: whether
+    the key is accepted is for tenants.access alone, which parses the header itself.
+    """
+    scheme, _, raw_key = (authorization or "").strip().partition(" ")
+    match = KEY_PATTERN.fullmatch(raw_key.strip()) if scheme.lower() == "bearer" else None
+    return match.group(1) if match else None
 
 
 class TenantMiddleware(TenantMainMiddleware):
     """django-tenants' host routing, with a plain 404 for unknown hosts and a 403 for suspended tenants."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return super().__call__(request)  # type: ignore[no-any-return]
+        finally:
+            forget_read_ahead()  # what routing read ahead for this request never serves another
 
     @staticmethod
     def hostname_from_request(request: HttpRequest) -> str:
@@ -28,13 +50,18 @@ class TenantMiddleware(TenantMainMiddleware):
 
     def get_tenant(self, domain_model: type[Domain], hostname: str) -> Tenant:
         # From the shared cache when it holds the host (tenants.cache); its suspension is checked below either way.
-        return tenant_for_host(hostname)
+        # The key the request presents is read in the same round trip, for its authentication.
+        return tenant_for_host(hostname, api_key_id=_presented_key_id.get())
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return HttpResponseNotFound(f"No tenant is served at {hostname}.\n", content_type="text/plain")
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        response = super().process_request(request)
+        presented = _presented_key_id.set(presented_key_id(request.META.get("HTTP_AUTHORIZATION")))
+        try:
+            response = super().process_request(request)
+        finally:
+            _presented_key_id.reset(presented)
         if response is not None:
             return response
         tenant = request.tenant  # type: ignore[attr-defined]

@@ -75,6 +75,55 @@ def test_get_by_key_takes_at_most_three_queries_with_routing_and_the_key_cached(
     assert "search_path" not in statements(warm), statements(warm)
 
 
+def redis_commands(client: Any) -> dict[str, int]:
+    """How many commands of each kind the test Redis has served (the INFOs that ask included)."""
+    return {name: stats["calls"] for name, stats in client.info("commandstats").items()}
+
+
+def test_a_warm_read_by_key_asks_redis_twice_the_key_read_with_the_host(acme_key, redis_caches):  # noqa: F811
+    assert read("acme.localhost", "brief", acme_key).status_code == 200
+    before = redis_commands(redis_caches)
+
+    assert read("acme.localhost", "brief", acme_key).status_code == 200
+
+    # The host's tenant and the key's row and marker in one MGET, the two budgets in one script; the INFO itself.
+    after = redis_commands(redis_caches)
+    served = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
+    in_the_script = ("cmdstat_incr", "cmdstat_expire")  # Redis counts the script's own calls as commands too
+    assert {name: count for name, count in served.items() if name not in in_the_script} == {
+        "cmdstat_mget": 1, "cmdstat_eval": 1, "cmdstat_info": 1}, served
+
+
+def test_a_key_read_ahead_by_a_request_is_never_used_after_it(acme, acme_key):
+    key_id = acme_key.split("_")[1]
+    assert read("acme.localhost", "brief", acme_key).status_code == 200  # cached
+    # A request that presents the key but never authenticates it: routing reads the key ahead all the same.
+    assert get("acme.localhost", "/healthz/live", acme_key).status_code == 200
+
+    api_key_revoke(api_key=ApiKey.objects.get(key_id=key_id))
+
+    assert api_key_by_id(key_id).revoked_at is not None  # outside a request: asked again, not the read-ahead
+    refused = read("acme.localhost", "brief", acme_key)
+    assert refused.status_code == 401 and problem_type(refused) == "credential-revoked"
+
+
+def test_a_key_read_ahead_serves_the_key_it_was_read_for_only(acme, globex, acme_key):
+    globex_key = api_key_create(tenant=globex, name="ci", scopes=["contexts:read"])[1]
+    acme_key_id, globex_key_id = acme_key.split("_")[1], globex_key.split("_")[1]
+    assert read("acme.localhost", "brief", acme_key).status_code == 200
+    assert get("globex.localhost", "/healthz/live", globex_key).status_code == 200
+
+    tenant_for_host("acme.localhost", api_key_id=acme_key_id)
+    try:
+        globex_row = api_key_by_id(globex_key_id)
+        acme_row = api_key_by_id(acme_key_id)
+    finally:
+        cache.forget_read_ahead()
+
+    assert (globex_row.key_id, globex_row.tenant_id) == (globex_key_id, globex.pk)
+    assert (acme_row.key_id, acme_row.tenant_id) == (acme_key_id, acme.pk)
+
+
 def test_a_revoked_key_stops_working_at_once_although_it_was_cached(acme_key):
     assert read("acme.localhost", "brief", acme_key).status_code == 200
     key_id = acme_key.split("_")[1]
