@@ -67,7 +67,8 @@ else:
         "DATABASE_URL must be set when DEBUG is off; the embedded PostgreSQL is for development only."
     )
 
-_database["ENGINE"] = "django_tenants.postgresql_backend"
+# django-tenants' backend, health-checking a persistent connection at most once a second (mcp/postgresql_backend).
+_database["ENGINE"] = "mcp.postgresql_backend"
 _database.setdefault("OPTIONS", {})
 _database["OPTIONS"].setdefault("application_name", "mcp")
 DATABASES = {"default": _database}
