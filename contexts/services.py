@@ -229,7 +229,9 @@ def context_patch(*, key: str, changes: dict[str, Any], expected_version: int, a
 # by default), never a context's content or a write's version: every other statement, and a read made inside a
 # larger transaction (whose other writes keep the durability their caller chose), commits as before.
 _COUNT_READS = "UPDATE {table} SET access_count = access_count + 1, last_accessed_at = now()"
-_COUNTS_MAY_WAIT = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS read_counts_may_wait"
+# In the WHERE clause (evaluated for the rows the key selects) rather than a FROM subquery, which PostgreSQL takes
+# some 50 µs longer to plan.
+_COUNTS_MAY_WAIT = " AND set_config('synchronous_commit', 'off', true) IS NOT NULL"
 
 
 @functools.cache
@@ -258,7 +260,7 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     # it (../shared/DESIGN.md, "qualify names").
     table = f"{quote_schema(connection.schema_name)}.{connection.ops.quote_name(Context._meta.db_table)}"
     with BaseDatabaseWrapper._cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
-        cursor.execute(f"{_COUNT_READS.format(table=table)}{may_wait} WHERE {condition} RETURNING {returning}", params)
+        cursor.execute(f"{_COUNT_READS.format(table=table)} WHERE {condition}{may_wait} RETURNING {returning}", params)
         rows = cursor.fetchall()
     contexts = []
     for row in rows:
