@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from redis.commands.core import Script
 
 # Django's incr checks that the key exists, then increments it: two round trips, and a key expiring between
 # them would come back as a new key with no expiry. As one script, Redis runs both as one atomic step.
@@ -25,6 +26,12 @@ for index, key in ipairs(KEYS) do
 end
 return counts
 """
+
+# Sent by their SHA1 (EVALSHA): Redis keeps loaded scripts, and hashing and sending a script's text on every call
+# (EVAL) costs the client and the server more than the call itself. A server that does not know one yet (new, or
+# restarted) answers NOSCRIPT, and redis-py loads it and calls again.
+_INCR_EXISTING = Script(None, INCR_EXISTING.encode())
+_COUNT = Script(None, COUNT.encode())
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
@@ -42,7 +49,7 @@ class RedisCacheClient(DjangoRedisCacheClient):
         return client
 
     def incr(self, key: str, delta: int) -> int:
-        value = self.get_client(key, write=True).eval(INCR_EXISTING, 1, key, delta)
+        value = _INCR_EXISTING(keys=[key], args=[delta], client=self.get_client(key, write=True))
         if value is None:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)
@@ -58,5 +65,5 @@ class RedisCache(DjangoRedisCache):
     def count_requests(self, keys: list[str], timeout: int, version: int | None = None) -> list[int]:
         """Add one to each counter (a new one expires after timeout seconds) in one round trip; return the counts."""
         names = [self.make_and_validate_key(key, version=version) for key in keys]
-        counts = self._cache.get_client(None, write=True).eval(COUNT, len(names), *names, int(timeout))
+        counts = _COUNT(keys=names, args=[int(timeout)], client=self._cache.get_client(None, write=True))
         return [int(count) for count in counts]

@@ -44,3 +44,15 @@ def test_one_redis_client_serves_every_command_of_a_cache():
     client = caches["lookups"]._cache
 
     assert client.get_client("a") is client.get_client("b")
+
+
+def test_the_scripts_are_called_by_their_digest_and_loaded_again_when_redis_forgot_them(redis_caches):  # noqa: F811
+    cache = caches["default"]
+    cache.set("hits", 1, 30)
+    assert cache.count_requests(["a"], 60) == [1] and cache.incr("hits") == 2
+
+    redis_caches.script_flush()  # a restarted Redis knows no script
+
+    assert cache.count_requests(["a"], 60) == [2] and cache.incr("hits") == 3
+    calls = {name: stats["calls"] for name, stats in redis_caches.info("commandstats").items()}
+    assert "cmdstat_eval" not in calls and calls["cmdstat_evalsha"] >= 4

@@ -91,7 +91,7 @@ def test_a_warm_read_by_key_asks_redis_twice_the_key_read_with_the_host(acme_key
     served = {name: after[name] - before.get(name, 0) for name in after if after[name] != before.get(name, 0)}
     in_the_script = ("cmdstat_incr", "cmdstat_expire")  # Redis counts the script's own calls as commands too
     assert {name: count for name, count in served.items() if name not in in_the_script} == {
-        "cmdstat_mget": 1, "cmdstat_eval": 1, "cmdstat_info": 1}, served
+        "cmdstat_mget": 1, "cmdstat_evalsha": 1, "cmdstat_info": 1}, served
 
 
 def test_a_key_read_ahead_by_a_request_is_never_used_after_it(acme, acme_key):
