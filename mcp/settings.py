@@ -254,6 +254,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["contexts.api.auth.HasScope"],
     "DEFAULT_PARSER_CLASSES": ["contexts.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "contexts.api.negotiation.ContentNegotiation",
     "EXCEPTION_HANDLER": "contexts.api.problems.problem_exception_handler",
     # Per key and per tenant, by plan (PLAN_LIMITS), in the cache every worker shares: tenants.rate_limits.
     "DEFAULT_THROTTLE_CLASSES": ["contexts.api.throttling.KeyAndTenantRateThrottle"],
