@@ -94,7 +94,8 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            # Django's, counting requests in one atomic statement (mcp/database_cache.py).
+            "BACKEND": "mcp.database_cache.DatabaseCache",
             "LOCATION": "django_cache",
             # Culling (which also removes expired rows) starts past this many rows. Django's 300 would drop
             # live counters on a platform with a few hundred busy keys; each write counts the rows, so not millions.
