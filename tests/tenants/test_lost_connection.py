@@ -30,7 +30,8 @@ def terminate_the_waiting_run() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = 'mcp' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            "WHERE application_name = 'mcp' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+            "AND datname = current_database()"  # never a backend of another run on the server (pytest-xdist)
         )
         assert [row[0] for row in cursor.fetchall()] == [True]
 

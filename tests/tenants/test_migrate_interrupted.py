@@ -34,7 +34,8 @@ def wait_until(condition, *, seconds: float = 30) -> None:
 def a_migration_run_is_waiting_for_a_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mcp' AND wait_event_type = 'Lock'"
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mcp' AND wait_event_type = 'Lock' "
+            "AND datname = current_database()"  # this run's own database: other runs share the server
         )
         return cursor.fetchone()[0] > 0
 
@@ -43,7 +44,7 @@ def no_other_backend_is_working() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'mcp' AND pid <> pg_backend_pid() "
-            "AND state <> 'idle'"
+            "AND state <> 'idle' AND datname = current_database()"
         )
         return cursor.fetchone()[0] == 0
 
