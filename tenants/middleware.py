@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
@@ -36,11 +37,19 @@ def presented_key_id(authorization: str | None) -> str | None:
 class TenantMiddleware(TenantMainMiddleware):
     """django-tenants' host routing, with a plain 404 for unknown hosts and a 403 for suspended tenants."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self._acall_then_forget(request)
         try:
-            return super().__call__(request)  # type: ignore[no-any-return]
+            return super().__call__(request)
         finally:
             forget_read_ahead()  # what routing read ahead for this request never serves another
+
+    async def _acall_then_forget(self, request: HttpRequest) -> HttpResponse:
+        try:
+            return await super().__acall__(request)  # type: ignore[misc, no-any-return]
+        finally:
+            forget_read_ahead()
 
     @staticmethod
     def hostname_from_request(request: HttpRequest) -> str:

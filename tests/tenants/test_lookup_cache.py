@@ -291,3 +291,24 @@ def test_cached_entries_expire_on_their_own(acme, acme_key, redis_caches):  # no
 def test_tenant_for_host_raises_for_a_host_no_tenant_serves(public_tenant):
     with pytest.raises(Domain.DoesNotExist):
         tenant_for_host("nobody.localhost")
+
+
+def test_a_request_served_in_async_mode_forgets_its_read_ahead_too(acme, acme_key):
+    from asgiref.sync import async_to_sync
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from tenants.middleware import TenantMiddleware
+
+    seen: list[Any] = []
+
+    async def view(request: Any) -> HttpResponse:
+        seen.append(cache._read_ahead.get())
+        return HttpResponse("ok")
+
+    middleware = TenantMiddleware(view)
+    request = RequestFactory().get("/healthz/live", HTTP_HOST="acme.localhost", HTTP_AUTHORIZATION=f"Bearer {acme_key}")
+
+    assert middleware.async_mode and async_to_sync(middleware)(request).status_code == 200
+    assert seen[0] is not None and seen[0][0] == acme_key.split("_")[1]  # read ahead while the request ran …
+    assert cache._read_ahead.get() is None  # … and forgotten when it ended
