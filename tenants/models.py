@@ -450,3 +450,36 @@ class SummaryQueueEntry(models.Model):
 
     def __str__(self) -> str:
         return f"summary {self.summary_id} of {self.tenant_id}"
+
+
+class BackfillProgress(models.Model):
+    """How far one backfill (tenants.backfill) has gone in one schema.
+
+    Written in the same transaction as each batch it records, so that after a
+    kill the next run starts exactly after the last committed batch.
+    """
+
+    backfill = models.CharField(max_length=100, help_text="The registered backfill's name.")
+    schema_name = models.CharField(max_length=63)
+    high_water_pk = models.BigIntegerField(
+        null=True, blank=True, help_text="The table's highest key when the backfill started here: later rows need none."
+    )
+    last_pk = models.BigIntegerField(null=True, blank=True, help_text="Every row up to this key is done.")
+    rows = models.BigIntegerField(default=0, help_text="Rows the batches changed.")
+    batches = models.IntegerField(default=0)
+    retries = models.IntegerField(default=0, help_text="Batches tried again after a lock timeout or a deadlock.")
+    started_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the last run stopped here, if it failed.")
+
+    class Meta:
+        db_table = "backfill_progress"
+        ordering = ["backfill", "schema_name"]
+        verbose_name_plural = "backfill progress"
+        constraints = [
+            models.UniqueConstraint(fields=["backfill", "schema_name"], name="backfill_progress_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backfill} in {self.schema_name}"
