@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg2
@@ -56,6 +60,26 @@ def audit_record(
     (command_actor_label) or one is running (manage.py), else the request's
     API key, else its signed-in user, else the system.
     """
+    entry = _entry(action=action, tenant=tenant, actor=actor, actor_label=actor_label, target=target,
+                   outcome=outcome, details=details)
+    try:
+        if independent and connection.in_atomic_block:
+            _insert_on_own_connection(entry)
+        elif connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a failed insert leaves the caller's transaction usable
+                entry.save()
+        else:
+            entry.save()  # one INSERT in autocommit: no transaction to protect, and no BEGIN/COMMIT round trips
+    except (DatabaseError, psycopg2.Error):
+        logger.exception("Could not write the audit entry %s (%s)", action, outcome)
+        return None
+    return entry
+
+
+def _entry(*, action: str, tenant: Tenant | None, actor: User | None = None, actor_label: str = "",
+           target: Model | None = None, outcome: str = AuditLog.Outcome.SUCCESS,
+           details: dict[str, Any] | None = None) -> AuditLog:
+    """The entry audit_record would write (unsaved): the actor and the request's fields from its context."""
     context = current_context()
     if actor is not None and actor.is_authenticated:
         actor_type, actor_id, label = AuditLog.ActorType.USER, actor.pk, actor.email
@@ -71,7 +95,7 @@ def audit_record(
         actor_type, actor_id, label = AuditLog.ActorType.ANONYMOUS, None, ""
     else:
         actor_type, actor_id, label = AuditLog.ActorType.SYSTEM, None, ""
-    entry = AuditLog(
+    return AuditLog(
         occurred_at=timezone.now(),
         action=action,
         tenant_id=getattr(tenant, "pk", None),
@@ -87,18 +111,55 @@ def audit_record(
         user_agent=context.user_agent,
         details=scrub(details or {}),
     )
+
+
+# --- an entry written by the read it records ---------------------------------------------------------------------
+# An MCP call is audited whatever it does, and its commonest call, reading one context, is otherwise a single
+# statement (the counting read, contexts.services). Rather than a second round trip for the entry, the read writes
+# it in its own statement (WITH read AS (UPDATE … RETURNING …), entry AS (INSERT INTO audit_logs … WHERE a row was
+# read) SELECT … FROM read): one statement, and one transaction for the read and its record, so neither is kept
+# without the other. The entry is prepared before the call with the outcome the read would give it (success); a
+# call that reads nothing, or fails after reading, is recorded by audit_record as before.
+
+
+@dataclass
+class CarriedEntry:
+    """An audit entry that the next counted read of this call writes in its own statement, if it reads a row."""
+
+    entry: AuditLog
+    written: bool = False
+
+
+_carried: ContextVar[CarriedEntry | None] = ContextVar("audit_carried_entry", default=None)
+
+
+@contextmanager
+def audit_carried_by_read(*, action: str, tenant: Tenant | None, details: dict[str, Any]) -> Iterator[CarriedEntry]:
+    """Within the block, the first read that counts itself also writes this success entry (see above)."""
+    carried = CarriedEntry(_entry(action=action, tenant=tenant, details=details))
+    token = _carried.set(carried)
     try:
-        if independent and connection.in_atomic_block:
-            _insert_on_own_connection(entry)
-        elif connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a failed insert leaves the caller's transaction usable
-                entry.save()
-        else:
-            entry.save()  # one INSERT in autocommit: no transaction to protect, and no BEGIN/COMMIT round trips
-    except (DatabaseError, psycopg2.Error):
-        logger.exception("Could not write the audit entry %s (%s)", action, outcome)
-        return None
-    return entry
+        yield carried
+    finally:
+        _carried.reset(token)
+
+
+def carried_entry() -> CarriedEntry | None:
+    """The entry a counted read should write now, if the current call prepared one and nothing wrote it yet."""
+    carried = _carried.get()
+    return carried if carried is not None and not carried.written else None
+
+
+def entry_insert_sql(entry: AuditLog, *, when: str) -> tuple[str, list[Any]]:
+    """INSERT … SELECT of one entry into public.audit_logs, made only where the SQL condition `when` holds."""
+    fields = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    # Typed placeholders: in INSERT … SELECT a bare literal would be text, which no timestamp or inet column takes.
+    values = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
+    # Named in public: the statement is sent without django-tenants' SET search_path (its read names its schema).
+    table = f"public.{connection.ops.quote_name(AuditLog._meta.db_table)}"
+    return f"INSERT INTO {table} ({columns}) SELECT {values} WHERE {when}", params
 
 
 def _insert_on_own_connection(entry: AuditLog) -> None:

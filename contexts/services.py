@@ -18,7 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record, carried_entry, entry_insert_sql
 from contexts.errors import (
     ContextError,
     ContextExpired,
@@ -259,9 +259,18 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     # is, and nothing here depends on it: behind PgBouncer a path set by an earlier transaction cannot misdirect
     # it (../shared/DESIGN.md, "qualify names").
     table = f"{quote_schema(connection.schema_name)}.{connection.ops.quote_name(Context._meta.db_table)}"
+    carried = carried_entry()
+    if carried is None:
+        sql = f"{_COUNT_READS.format(table=table)} WHERE {condition}{may_wait} RETURNING {returning}"
+    else:  # the call's audit entry rides with the read (audit.services); a record, so committed durably
+        read = f"{_COUNT_READS.format(table=table)} WHERE {condition} RETURNING {returning}"
+        insert, entry_params = entry_insert_sql(carried.entry, when="EXISTS (SELECT FROM read)")
+        sql, params = f"WITH read AS ({read}), entry AS ({insert}) SELECT * FROM read", [*params, *entry_params]
     with BaseDatabaseWrapper._cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
-        cursor.execute(f"{_COUNT_READS.format(table=table)} WHERE {condition}{may_wait} RETURNING {returning}", params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
+    if carried is not None and rows:
+        carried.written = True
     contexts = []
     for row in rows:
         values = list(row)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.request_id import note as note_request
-from audit.services import audit_record
+from audit.services import audit_carried_by_read, audit_record
 from contexts.api.auth import KeyHolder
 from mcp.server import resources, tools
 from mcp.server.errors import (
@@ -58,6 +58,8 @@ from tenants.models import ApiKey, Tenant
 from tenants.rate_limits import RateLimitStanding, rate_limit_spend
 
 logger = logging.getLogger(__name__)
+
+AUDIT_ACTION = "mcp.call"
 
 MODERN_VERSIONS = ("2026-07-28",)
 HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
@@ -376,34 +378,39 @@ def _status(code: int, era: str) -> int:
 def _answer(request: Request, exchange: Exchange, api_key: ApiKey) -> Reply:
     """Dispatch a classified request; audit it whatever happens."""
     eras, handler = METHODS.get(request.method, ((), None))
-    try:
-        if handler is None or request.era not in eras:
-            raise McpError(METHOD_NOT_FOUND, f"Method not found: {request.method}", {"method": request.method})
-        result = _shaped(request, handler(request, api_key))
-    except McpError as refusal:
-        _audit_request(request, exchange, outcome="failure", result=f"error:{refusal.code}")
-        return Reply(_status(refusal.code, request.era), _error(request.id, refusal))
-    except ScopeMissing as refusal:
-        _audit_request(request, exchange, outcome="denied", result="insufficient_scope")
-        challenge = f'Bearer error="insufficient_scope", scope="{refusal.scope}"'
-        if exchange.resource_metadata_url:
-            challenge += f', resource_metadata="{exchange.resource_metadata_url}"'
-        error = McpError(INSUFFICIENT_SCOPE, str(refusal), {"type": refusal.problem_type, "scope": refusal.scope})
-        return Reply(403, _error(request.id, error), {"WWW-Authenticate": challenge})
-    except Exception:
-        logger.exception("MCP %s failed", request.method)
-        _audit_request(request, exchange, outcome="failure", result=f"error:{INTERNAL_ERROR}")
-        return Reply(500 if request.era == MODERN else 200,
-                     _error(request.id, McpError(INTERNAL_ERROR, "Internal error; the request id names it in our "
-                                                                 "logs.")))
+    # A call that reads a context writes its success entry in the read's own statement (audit.services).
+    with audit_carried_by_read(action=AUDIT_ACTION, tenant=exchange.tenant,
+                               details=_request_details(request, exchange, result="ok")) as carried:
+        try:
+            if handler is None or request.era not in eras:
+                raise McpError(METHOD_NOT_FOUND, f"Method not found: {request.method}", {"method": request.method})
+            result = _shaped(request, handler(request, api_key))
+        except McpError as refusal:
+            _audit_request(request, exchange, outcome="failure", result=f"error:{refusal.code}")
+            return Reply(_status(refusal.code, request.era), _error(request.id, refusal))
+        except ScopeMissing as refusal:
+            _audit_request(request, exchange, outcome="denied", result="insufficient_scope")
+            challenge = f'Bearer error="insufficient_scope", scope="{refusal.scope}"'
+            if exchange.resource_metadata_url:
+                challenge += f', resource_metadata="{exchange.resource_metadata_url}"'
+            error = McpError(INSUFFICIENT_SCOPE, str(refusal), {"type": refusal.problem_type, "scope": refusal.scope})
+            return Reply(403, _error(request.id, error), {"WWW-Authenticate": challenge})
+        except Exception:
+            logger.exception("MCP %s failed", request.method)
+            _audit_request(request, exchange, outcome="failure", result=f"error:{INTERNAL_ERROR}")
+            return Reply(500 if request.era == MODERN else 200,
+                         _error(request.id, McpError(INTERNAL_ERROR, "Internal error; the request id names it in "
+                                                                     "our logs.")))
     is_error = bool(result.get("isError"))
-    error_type = result["structuredContent"]["error"]["type"] if is_error else None
-    _audit_request(request, exchange, outcome="failure" if is_error else "success",
-                   result=f"tool_error:{error_type}" if is_error else "ok")
+    if is_error:  # an error after a read that wrote its success entry is recorded too: the later entry is the call's
+        error_type = result["structuredContent"]["error"]["type"]
+        _audit_request(request, exchange, outcome="failure", result=f"tool_error:{error_type}")
+    elif not carried.written:
+        _audit_request(request, exchange, outcome="success", result="ok")
     return Reply(200, {"jsonrpc": "2.0", "id": request.id, "result": result})
 
 
-def _audit_request(request: Request, exchange: Exchange, *, outcome: str, result: str) -> None:
+def _request_details(request: Request, exchange: Exchange, *, result: str) -> dict[str, Any]:
     details: dict[str, Any] = {"method": request.method, "protocol_version": request.version,
                                "client": request.client, "transport": exchange.transport, "result": result}
     if request.method == "tools/call":
@@ -413,7 +420,11 @@ def _audit_request(request: Request, exchange: Exchange, *, outcome: str, result
             details["key"] = arguments["key"][:255]
     elif request.method == "resources/read":
         details["uri"] = str(request.params.get("uri"))[:1024]
-    _record(exchange, outcome, details)
+    return details
+
+
+def _audit_request(request: Request, exchange: Exchange, *, outcome: str, result: str) -> None:
+    _record(exchange, outcome, _request_details(request, exchange, result=result))
 
 
 def _audit_call(message: dict[str, Any], exchange: Exchange, *, client: dict[str, Any], outcome: str,
@@ -425,4 +436,4 @@ def _audit_call(message: dict[str, Any], exchange: Exchange, *, client: dict[str
 
 def _record(exchange: Exchange, outcome: str, details: dict[str, Any]) -> None:
     # The actor (the API key), the request id, IP and user agent come from the request's context.
-    audit_record(action="mcp.call", tenant=exchange.tenant, outcome=outcome, details=details)
+    audit_record(action=AUDIT_ACTION, tenant=exchange.tenant, outcome=outcome, details=details)

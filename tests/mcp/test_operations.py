@@ -3,12 +3,14 @@ and what a get_context costs in SQL beside the REST API's read."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from audit.models import AuditLog
@@ -186,11 +188,10 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
 
 
 @pytest.mark.usefixtures("redis_caches")
-def test_get_context_costs_the_statements_of_the_rest_read_and_its_audit_entry(committed):
-    """The same statements as GET /api/v1/contexts/{key}, plus the audit entry every MCP call writes (the REST API
-    audits changes, not reads): its INSERT, and the SET search_path django-tenants sends before every cursor.
-    Routing, the key and the budget come from Redis in both; committed data, so no test transaction adds
-    savepoints to the count."""
+def test_get_context_costs_the_statements_of_the_rest_read(committed):
+    """No more SQL than GET /api/v1/contexts/{key}, although every MCP call is audited and the REST API audits
+    changes, not reads: the entry is written by the read's own statement. Routing, the key and the budget come
+    from Redis in both; committed data, so no test transaction adds savepoints to the count."""
     tenant, _ = tenant_create(slug="acme", name="Acme", domain="acme.localhost")
     with tenant_context(tenant):
         services.context_create(key="notes/plan", content="The plan.")
@@ -198,15 +199,55 @@ def test_get_context_costs_the_statements_of_the_rest_read_and_its_audit_entry(c
     rest, mcp = Client(HTTP_HOST="acme.localhost", HTTP_AUTHORIZATION=f"Bearer {key}"), Mcp("acme.localhost", key)
     rest.get("/api/v1/contexts/notes/plan")
     mcp.tool("get_context", {"key": "notes/plan"})  # both warm
+    audited = AuditLog.objects.filter(action="mcp.call").count()
 
     with CaptureQueriesContext(connection) as rest_read:
         assert rest.get("/api/v1/contexts/notes/plan").status_code == 200
     with CaptureQueriesContext(connection) as mcp_read:
         assert structured(mcp.tool("get_context", {"key": "notes/plan"}))["content"] == "The plan."
 
-    mcp_sql = statements(mcp_read)
-    (insert,) = [index for index, sql in enumerate(mcp_sql) if sql.startswith('INSERT INTO "audit_logs"')]
-    assert mcp_sql[insert - 1].startswith("SET search_path")
-    assert mcp_sql[: insert - 1] + mcp_sql[insert + 1:] == statements(rest_read)
-    print(f"\nSQL statements per read: REST {len(rest_read)}, MCP {len(mcp_read)} "
-          f"({len(mcp_read) - 2} without the audit entry)")
+    assert len(mcp_read) <= len(rest_read) == 1
+    (read,) = statements(mcp_read)
+    assert read.startswith('WITH read AS (UPDATE "tenant_acme"."contexts"') and "INSERT INTO public" in read
+    assert AuditLog.objects.filter(action="mcp.call").count() == audited + 1
+    with tenant_context(tenant):
+        assert Context.objects.get(key="notes/plan").access_count == 4
+    print(f"\nSQL statements per read: REST {len(rest_read)}, MCP {len(mcp_read)}")
+
+
+def test_an_entry_written_by_the_read_matches_one_written_on_its_own(acme, acme_mcp):
+    """get_context of the current version carries its entry in the read; of a past version it is written apart."""
+    acme_mcp.tool("get_context", {"key": "notes/plan"})
+    acme_mcp.tool("get_context", {"key": "notes/plan", "version": 1})
+    acme_mcp.tool("get_context", {"key": "notes/gone"})
+
+    carried, apart, missing = calls()
+    columns = [field.attname for field in AuditLog._meta.concrete_fields
+               if field.attname not in {"id", "occurred_at", "request_id", "details"}]
+    assert [getattr(carried, name) for name in columns] == [getattr(apart, name) for name in columns]
+    assert carried.request_id and carried.request_id != apart.request_id
+    assert carried.details == apart.details
+    assert (missing.outcome, missing.details["result"]) == ("failure", "tool_error:context-not-found")
+
+
+def test_an_expired_context_is_one_failure_entry_and_no_read_counted(acme, acme_mcp):
+    with tenant_context(acme):
+        services.context_create(key="notes/old", content="Gone soon.",
+                                expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    acme_mcp.tool("get_context", {"key": "notes/old"})
+
+    (entry,) = calls()
+    assert (entry.outcome, entry.details["result"]) == ("failure", "tool_error:context-expired")
+    with tenant_context(acme):
+        assert Context.objects.get(key="notes/old").access_count == 0
+
+
+def test_a_resource_read_carries_its_entry_too(acme, acme_mcp):
+    with CaptureQueriesContext(connection) as captured:
+        assert result_of(acme_mcp.modern("resources/read", {"uri": "context://notes/plan"}))
+
+    (entry,) = calls()
+    assert (entry.outcome, entry.details["uri"], entry.details["method"]) == ("success", "context://notes/plan",
+                                                                             "resources/read")
+    assert not any(sql.startswith('INSERT INTO "audit_logs"') for sql in statements(captured))
