@@ -24,6 +24,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from tenants.citus import citus_coordinator, execute_each, split_statements
 from tenants.db_errors import backend_pid, connection_lost
 from tenants.errors import first_line
 from tenants.fleet import MigrationGraph, MigrationKey, SchemaState, read_fleet_state
@@ -207,7 +208,8 @@ class FleetMigrator:
         """Send the captured statements, the django_migrations rows and the run record in one round trip.
 
         One transaction, sent as one string on the raw connection: the cost is
-        that of the SQL itself. On error the transaction is rolled back here.
+        that of the SQL itself (on a Citus coordinator, one statement at a time:
+        tenants.citus). On error the transaction is rolled back here.
         """
         backwards = plan[0][1]
         names = [f"{app}.{name}" for (app, name), _ in plan]
@@ -237,12 +239,16 @@ class FleetMigrator:
                  "ROLLBACK TO SAVEPOINT fleet_replay; RELEASE SAVEPOINT fleet_replay")
                 if nested else ("BEGIN", "COMMIT", "ROLLBACK")
             )
-            sql = (
-                f"{begin}; SET LOCAL search_path = {quote_schema(schema_name)}, public;\n"
-                f"{statements + ';' if statements else ''}\n{migration_rows};\n{run_record}\n{end};"
-            )
+            search_path = f"SET LOCAL search_path = {quote_schema(schema_name)}, public"
             try:
-                cursor.execute(sql)
+                if citus_coordinator():  # one statement at a time: Citus forwards each as it is to a worker
+                    execute_each(cursor, [begin, search_path, *split_statements(statements), migration_rows,
+                                          *filter(None, [run_record]), end])
+                else:
+                    cursor.execute(
+                        f"{begin}; {search_path};\n{statements + ';' if statements else ''}\n"
+                        f"{migration_rows};\n{run_record}\n{end};"
+                    )
             except Exception as exc:  # noqa: BLE001 - reported, then retried through Django
                 if connection_lost(exc):
                     raise  # the server rolled the transaction back; no other schema can be migrated either

@@ -21,6 +21,7 @@ import django
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from tenants.citus import citus_coordinator, execute_each, split_statements
 from tenants.errors import TenantError
 from tenants.fleet import MigrationGraph, SchemaState
 from tenants.models import TenantSchemaScript
@@ -122,16 +123,23 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
 def replay_script(script: TenantSchemaScript, schema_name: str) -> None:
     """Create schema_name from the script in one round trip, inside the caller's transaction.
 
+    On a Citus coordinator, one statement at a time instead (tenants.citus says why).
+
     The search path set here lasts until django-tenants sets its own, which it
     does on the next cursor.
     """
     schema = quote_schema(schema_name)
-    sql = f"CREATE SCHEMA {schema};\nSET LOCAL search_path = {schema}, public;\n"
-    sql += script.sql.replace(SCHEMA_PLACEHOLDER, schema)
+    head = [f"CREATE SCHEMA {schema}", f"SET LOCAL search_path = {schema}, public"]
     with connection.cursor() as cursor:
+        tail = []
         if script.migrations:
             rows = ", ".join(
                 cursor.cursor.mogrify("(%s, %s, now())", [app, name]).decode() for app, name in script.migrations
             )
-            sql += f"INSERT INTO django_migrations (app, name, applied) VALUES {rows};\n"
-        cursor.execute(sql)
+            tail.append(f"INSERT INTO django_migrations (app, name, applied) VALUES {rows}")
+        if citus_coordinator():  # one statement at a time: Citus forwards each as it is to the schema's worker
+            body = [statement.replace(SCHEMA_PLACEHOLDER, schema) for statement in split_statements(script.sql)]
+            execute_each(cursor, [*head, *body, *tail])
+            return
+        body_sql = script.sql.replace(SCHEMA_PLACEHOLDER, schema)
+        cursor.execute("".join(f"{s};\n" for s in head) + body_sql + "".join(f"{s};\n" for s in tail))
