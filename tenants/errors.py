@@ -33,6 +33,10 @@ class TenantNotFound(TenantError):
     """No tenant has that slug."""
 
 
+class UnknownPlan(TenantError):
+    """No plan of that name."""
+
+
 class UnknownMigration(TenantError):
     """No migration of that name (or app) in the code."""
 

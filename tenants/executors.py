@@ -18,6 +18,7 @@ from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_mark, pool_schema_names
+from tenants.progress import RunDisplay, SchemaLines
 from tenants.template import current_script, graph_fingerprint
 
 FLEET_CONTEXT_OPTION = "fleet_context"
@@ -33,6 +34,8 @@ class FleetContext:
     write: Any = None  # a line writer
     verbosity: int = 1
     results: list[FleetResult] = field(default_factory=list)
+    display: RunDisplay | None = None  # the bar or the lines; by default, lines through `write`
+    wave: list[str] | None = None  # the tenant schemas of a wave (--tenants, --plan, --canary); None: all
 
 
 class FleetExecutor(MigrationExecutor):
@@ -45,8 +48,12 @@ class FleetExecutor(MigrationExecutor):
         if PUBLIC_SCHEMA in schema_names:
             schema_names.remove(PUBLIC_SCHEMA)
             self._migrate_public(context, graph)
+        if context.wave is not None:  # a wave: those of its schemas django-tenants would migrate, in its order
+            in_wave = set(context.wave)
+            schema_names = [name for name in schema_names if name in in_wave]
         # Pooled schemas go with the tenants: on the tenant call of a run over all of them only.
-        pooled = [] if self.options.get("schema_name") or PUBLIC_SCHEMA in (tenants or []) else pool_schema_names()
+        everything = not (self.options.get("schema_name") or PUBLIC_SCHEMA in (tenants or []) or context.wave is not None)
+        pooled = pool_schema_names() if everything else []
         schema_names += pooled
         app_label, migration_name = self.options.get("app_label"), self.options.get("migration_name")
         target = graph.resolve_target(app_label, migration_name) if app_label else None
@@ -113,14 +120,25 @@ class FleetExecutor(MigrationExecutor):
         )
 
     @staticmethod
-    def _reporter(context: FleetContext):  # type: ignore[no-untyped-def]
+    def _reporter(context: FleetContext) -> SchemaReport:
         write = context.write or (lambda line: sys.stdout.write(line + "\n"))
+        return SchemaReport(context.display or SchemaLines(write, verbosity=context.verbosity))
 
-        def report(schema_name: str, index: int, count: int, outcome: SchemaOutcome) -> None:
-            if outcome.failed or context.verbosity >= 1:
-                write(format_outcome(index, count, outcome))
 
-        return report
+class SchemaReport:
+    """Hands the migrator's progress to a display: a schema's line is formatted only if it is shown."""
+
+    def __init__(self, display: RunDisplay) -> None:
+        self.display = display
+
+    def start(self, total: int) -> None:
+        self.display.start(total)
+
+    def schema_done(self, index: int, total: int, outcome: SchemaOutcome) -> None:
+        self.display.advance(failed=outcome.failed, line=lambda: format_outcome(index, total, outcome))
+
+    def stop(self) -> None:
+        self.display.stop()
 
 
 def format_outcome(index: int, count: int, outcome: SchemaOutcome) -> str:

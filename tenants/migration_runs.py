@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -14,7 +15,7 @@ from audit.request_id import command_actor_label, os_user
 from audit.services import audit_record
 from tenants.db_errors import DATABASE_ERRORS, connection_lost, first_loss
 from tenants.errors import first_line
-from tenants.migrator import FleetResult, record_outcome
+from tenants.migrator import FleetResult, SchemaOutcome, record_outcome
 from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
 
@@ -64,6 +65,36 @@ def run_fail(run: MigrationRun | None, results: list[FleetResult], exc: BaseExce
         if not connection_lost(again):
             raise
         # The server is still away: the run stays 'running', and the next run marks it interrupted.
+
+
+def run_summary(results: list[FleetResult], *, run: MigrationRun | None = None) -> dict[str, Any]:
+    """What a run did, for scripts (migrate_schemas --json): counts, each schema it changed or failed, durations."""
+
+    def schema(outcome: SchemaOutcome) -> dict[str, Any]:
+        entry = {
+            "schema": outcome.schema_name, "migrations": outcome.migrations,
+            "direction": "backwards" if outcome.backwards else "forwards", "duration_ms": round(outcome.duration_ms, 1),
+        }
+        return {**entry, "error": outcome.error} if outcome.failed else entry
+
+    failed = [outcome for result in results for outcome in result.failed]
+    skipped = [name for result in results for name in result.skipped]
+    return {
+        "run": run.pk if run is not None else None,
+        "outcome": "failed" if failed else "succeeded",
+        "schemas": {
+            "total": sum(result.total for result in results),
+            "migrated": sum(len(result.migrated) for result in results),
+            "current": sum(result.current for result in results),
+            "failed": len(failed),
+            "skipped": len(skipped),
+        },
+        "duration_s": round(sum(result.duration_s for result in results), 3),
+        "stopped_early": bool(skipped),
+        "failures": [schema(outcome) for outcome in failed],
+        "migrated": [schema(outcome) for result in results for outcome in result.migrated],
+        "skipped": skipped,
+    }
 
 
 def _record_finish(run: MigrationRun, results: list[FleetResult], *, error: str) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.contrib.postgres import operations as postgres_operations
 from django.db import connection, transaction
@@ -87,7 +87,14 @@ class FleetResult:
         return self.total - len(self.outcomes) - len(self.skipped)
 
 
-Reporter = Callable[[str, int, int, SchemaOutcome], None]
+class MigrationProgress(Protocol):
+    """What a run tells whoever shows it: how much work there is, each schema as it is done, the end."""
+
+    def start(self, total: int) -> None: ...
+
+    def schema_done(self, index: int, total: int, outcome: SchemaOutcome) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def _is_schema_only(operation: object) -> bool:
@@ -115,7 +122,7 @@ class FleetMigrator:
         fail_fast: bool = False,
         lock_timeout_ms: int = 5000,
         run: MigrationRun | None = None,
-        report: Reporter | None = None,
+        report: MigrationProgress | None = None,
     ) -> None:
         self.graph = graph or MigrationGraph()
         self.targets = [target] if target is not None else self.graph.tenant_leaf_targets()
@@ -147,6 +154,8 @@ class FleetMigrator:
         if work:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{self.lock_timeout_ms}ms"])
+            if self.report is not None:
+                self.report.start(len(work))
             try:
                 for index, (schema_name, plan) in enumerate(work, start=1):
                     try:
@@ -159,12 +168,14 @@ class FleetMigrator:
                     if not outcome.recorded:
                         self._record(outcome)
                     if self.report is not None:
-                        self.report(schema_name, index, len(work), outcome)
+                        self.report.schema_done(index, len(work), outcome)
                     if outcome.failed and self.fail_fast:
                         result.skipped = [name for name, _ in work[index:]]
                         break
             finally:
                 result.duration_s = time.perf_counter() - started
+                if self.report is not None:
+                    self.report.stop()
                 if backend_pid(connection) is not None:  # a lost session took its settings with it
                     with connection.cursor() as cursor:
                         cursor.execute("RESET lock_timeout")

@@ -29,11 +29,15 @@ def pool_schema_names() -> list[str]:
     return list(PooledSchema.objects.order_by("schema_name").values_list("schema_name", flat=True))
 
 
-def pool_provision(*, count: int, report: Callable[[str, float], None] | None = None) -> int:
-    """Top the pool up to `count` ready schemas; return how many were added."""
+def pool_provision(
+    *, count: int, report: Callable[[str, float], None] | None = None, start: Callable[[int], None] | None = None
+) -> int:
+    """Top the pool up to `count` ready schemas; return how many were added (`start` learns how many it will add)."""
     script = current_script()
     ready = PooledSchema.objects.filter(fingerprint=script.fingerprint).count()
     added = 0
+    if start is not None:
+        start(max(count - ready, 0))
     for _ in range(max(count - ready, 0)):
         schema_name = f"{POOL_PREFIX}{secrets.token_hex(6)}"
         started = time.perf_counter()

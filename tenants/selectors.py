@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from django.db.models.functions import MD5
+
+from tenants.errors import TenantNotFound, UnknownPlan
 from tenants.fleet import MigrationGraph, read_fleet_state
-from tenants.models import Tenant, TenantSchemaScript
+from tenants.models import Tenant, TenantPlan, TenantSchemaScript
 from tenants.naming import PUBLIC_SCHEMA
 from tenants.pool import pool_schema_names
 from tenants.template import graph_fingerprint
@@ -41,8 +44,31 @@ class FleetStatus:
         counts["pending_migrations"] = sum(len(status.pending) for status in self.schemas)
         return counts
 
+    def mix(self, *, examples: int = 3) -> list[dict]:
+        """Tenant and pooled schemas grouped by where they stand: the newest first, with a few of each group."""
+        groups: dict[tuple, dict] = {}
+        for status in self.schemas:
+            if status.kind == "public":
+                continue
+            key = (STATE_ORDER[status.state], len(status.pending), tuple(status.unknown),
+                   tuple(status.last_applied.get(app) or "" for app in self.tenant_apps))
+            group = groups.setdefault(key, {
+                "last_applied": {app: status.last_applied.get(app) for app in self.tenant_apps},
+                "state": status.state, "pending": len(status.pending), "unknown": status.unknown,
+                "schemas": 0, "examples": [],
+            })
+            group["schemas"] += 1
+            if len(group["examples"]) < examples:
+                group["examples"].append(status.schema)
+        return [groups[key] for key in sorted(groups)]
+
     def as_dict(self) -> dict:
-        return {"schemas": [asdict(s) for s in self.schemas], "totals": self.totals(), "template": self.template}
+        return {"schemas": [asdict(s) for s in self.schemas], "totals": self.totals(), "mix": self.mix(),
+                "template": self.template}
+
+
+# How the mix is ordered: the schemas furthest along first.
+STATE_ORDER = {"ahead": 0, "current": 1, "behind": 2, "missing": 3}
 
 
 def _state(pending: list[str], unknown: list[str], has_table: bool) -> str:
@@ -92,3 +118,29 @@ def fleet_status(*, schema_names: list[str] | None = None, include_public: bool 
         "built_at": script["created_at"].isoformat() if script else None,
     }
     return FleetStatus(statuses, sorted(graph.tenant_apps), template)
+
+
+def wave_schema_names(
+    *, slugs: list[str] | None = None, plan: str | None = None, canary: int | None = None
+) -> list[str] | None:
+    """Return the tenant schemas of a wave (None when no option chooses one); refuse unknown slugs and plans.
+
+    The options narrow each other: the tenants named, of that plan, then `canary` of those, chosen by the
+    MD5 of their schema name: the same ones on every run (a new tenant joins them only if its hash sorts
+    among the first), so that a run without --canary afterwards migrates exactly the rest.
+    """
+    if slugs is None and plan is None and canary is None:
+        return None
+    if plan is not None and plan not in TenantPlan.values:
+        raise UnknownPlan(f"No plan {plan!r}; the plans are {', '.join(TenantPlan.values)}.")
+    tenants = Tenant.objects.exclude(schema_name=PUBLIC_SCHEMA)
+    if slugs is not None:
+        tenants = tenants.filter(slug__in=slugs)
+        unknown = sorted(set(slugs) - set(tenants.values_list("slug", flat=True)))
+        if unknown:
+            raise TenantNotFound(f"No tenant has the slug {', '.join(map(repr, unknown))}.")
+    if plan is not None:
+        tenants = tenants.filter(plan=plan)
+    if canary is not None:
+        tenants = tenants.annotate(wave_hash=MD5("schema_name")).order_by("wave_hash", "schema_name")[:canary]
+    return sorted(tenants.values_list("schema_name", flat=True))

@@ -64,6 +64,29 @@ def positive_int(value: str) -> int:
     return number
 
 
+def slug_list(value: str) -> list[str]:
+    """Read comma-separated tenant slugs (an argparse type): `acme,globex`."""
+    slugs = [slug.strip() for slug in value.split(",") if slug.strip()]
+    if not slugs:
+        raise argparse.ArgumentTypeError(f"must name one tenant slug or more, separated by commas, not {value!r}")
+    return list(dict.fromkeys(slugs))
+
+
+def add_wave_arguments(parser: CommandParser, *, plan: bool = True) -> None:
+    """The options that choose a wave of tenants: --tenants, --plan (unless the command adds its own), --canary."""
+    parser.add_argument(
+        "--tenants", type=slug_list, metavar="SLUG,SLUG",
+        help="Only these tenants (slugs, comma-separated); an unknown slug is refused.",
+    )
+    if plan:
+        parser.add_argument("--plan", dest="plan", metavar="PLAN", help="Only the tenants on this plan.")
+    parser.add_argument(
+        "--canary", type=positive_int, metavar="N",
+        help="Only N tenants (of those the other options choose), the same N on every run: "
+        "those whose schema name's MD5 sorts first.",
+    )
+
+
 class OneLineCommandParser(CommandParser):
     """Django's parser, refusing bad arguments on the command line in one line (the usage is one --help away)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -17,12 +18,14 @@ from django_tenants.management.commands.migrate_schemas import MigrateSchemasCom
 
 from tenants.errors import TenantNotFound
 from tenants.executors import FLEET_CONTEXT_OPTION, FleetContext, FleetExecutor
-from tenants.management.base import ProjectCommand
+from tenants.management.base import ProjectCommand, add_wave_arguments
 from tenants.migration_lock import migration_lock
-from tenants.migration_runs import run_fail, run_finish, run_start
-from tenants.models import Tenant
+from tenants.migration_runs import run_fail, run_finish, run_start, run_summary
+from tenants.models import Tenant, TenantPlan
 from tenants.naming import PUBLIC_SCHEMA
+from tenants.progress import PROGRESS_MODES, run_display
 from tenants.schema_switch import restoring_schema
+from tenants.selectors import wave_schema_names
 from tenants.services import ensure_public_tenant
 
 
@@ -32,11 +35,34 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         "TENANT_ID environment variable holding a slug or schema name); with none of these, all of them. "
         "Give an app and a migration to go forward or back to it (`contexts 0001`, `contexts zero`). "
         "Tenant schemas are migrated by the fast `fleet` executor unless --executor says otherwise. "
-        "One run at a time: a second waits up to --lock-wait seconds."
+        "One run at a time: a second waits up to --lock-wait seconds. Waves: --tenants, --plan and --canary "
+        "migrate some tenants first; a run without them afterwards migrates the rest."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        # Django's --plan (a flag) gives way to one that also takes a plan's name: `--plan` alone still shows
+        # Django's migration plan, `--plan enterprise` migrates the tenants on that plan. argparse replaces an
+        # option only with its "resolve" conflict handler, which the optionals' group keeps a copy of.
+        groups = (parser, parser._optionals)
+        for container in groups:
+            container.conflict_handler = "resolve"
+        parser.add_argument(
+            "--plan", nargs="?", const=True, metavar="PLAN",
+            help=f"With a plan's name ({', '.join(TenantPlan.values)}): only the tenants on that plan. "
+            "Alone: show the migrations that would run (Django's --plan), without running them.",
+        )
+        for container in groups:
+            container.conflict_handler = "error"
+        add_wave_arguments(parser, plan=False)
+        parser.add_argument(
+            "--json", action="store_true",
+            help="Print the run's summary as one JSON document on stdout (the progress goes to stderr).",
+        )
+        parser.add_argument(
+            "--progress", choices=PROGRESS_MODES, default="auto",
+            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
+        )
         parser.add_argument("--fail-fast", action="store_true", help="Stop at the first schema that fails.")
         parser.add_argument(
             "--lock-wait", type=float, default=settings.MIGRATION_LOCK_WAIT,
@@ -48,18 +74,27 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        wave_plan = read_plan_option(options)
         tenant_id = os.environ.get("TENANT_ID", "").strip()
         if tenant_id and not options.get("schema_name") and not options.get("shared"):
             options["schema_name"] = schema_name_of(tenant_id)
         options["executor"] = options.get("executor") or os.environ.get("EXECUTOR") or default_executor(options)
+        fleet = options["executor"] == FleetExecutor.codename
+        wave = wave_schema_names(slugs=options.get("tenants"), plan=wave_plan, canary=options.get("canary"))
+        refuse_conflicting_options(options, wave=wave is not None, fleet=fleet)
         verbosity = int(options["verbosity"])
+        # With --json, stdout carries the document alone: the rest (Django's output for public too) goes to stderr.
+        human = self.stderr if options.get("json") else self.stdout
+        if options.get("json"):
+            options["stdout"] = options.get("stderr") or sys.stderr
         context = FleetContext(
             fail_fast=options["fail_fast"],
             lock_timeout_ms=options["lock_timeout"],
-            write=self.stdout.write,
+            write=lambda line: human.write(line, style_func=unstyled),
             verbosity=verbosity,
+            display=run_display(human, mode=options.get("progress") or "auto", verbosity=verbosity),
+            wave=wave,
         )
-        fleet = options["executor"] == FleetExecutor.codename
         if fleet:  # django-tenants' multiprocessing executor pickles the options; this is for ours only
             options[FLEET_CONTEXT_OPTION] = context
         started_at = timezone.now()
@@ -83,10 +118,12 @@ class Command(ProjectCommand, MigrateSchemasCommand):
                 run_fail(context.run, context.results, exc)
                 raise
             run_finish(context.run, context.results)
-        self._summarise(context)
+        self._summarise(context, human, as_json=bool(options.get("json")))
 
-    def _summarise(self, context: FleetContext) -> None:
-        """One line for the run (public and tenant schemas together), then each failure on stderr."""
+    def _summarise(self, context: FleetContext, human: Any, *, as_json: bool) -> None:
+        """One line for the run (public and tenant schemas together), then each failure on stderr; or JSON."""
+        if as_json:
+            self.stdout.write(json.dumps(run_summary(context.results, run=context.run), indent=2))
         if not context.results:
             return  # django-tenants' own executors report as they go
         results = context.results
@@ -100,7 +137,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         if any(result.stopped_early for result in results):
             line += " Stopped at the first failure (--fail-fast)."
         if context.verbosity >= 1 or failed:
-            self.stdout.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
+            human.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
         for outcome in failed:
             self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
         if failed:
@@ -112,7 +149,52 @@ class Command(ProjectCommand, MigrateSchemasCommand):
 
 # Flags whose meaning is Django's migrate's own (show, check, or fake rather than apply): the fleet
 # executor only applies, so with these every schema goes through django-tenants' standard executor.
-DJANGO_MIGRATE_FLAGS = ("plan", "check_unapplied", "fake", "fake_initial", "prune", "run_syncdb")
+DJANGO_MIGRATE_FLAGS = {
+    "plan": "--plan", "check_unapplied": "--check", "fake": "--fake", "fake_initial": "--fake-initial",
+    "prune": "--prune", "run_syncdb": "--run-syncdb",
+}
+
+
+def read_plan_option(options: dict[str, Any]) -> str | None:
+    """Split --plan into Django's flag (options["plan"]) and the plan of a wave, which this returns.
+
+    `--plan contexts` (Django's flag before an app label) reads as a plan named "contexts": an app label
+    that names no plan is given back to Django, with the positional arguments shifted.
+    """
+    value = options.get("plan")
+    if not isinstance(value, str):
+        options["plan"] = bool(value)
+        return None
+    if value in TenantPlan.values:
+        options["plan"] = False
+        return value
+    from django.apps import apps
+
+    if any(config.label == value for config in apps.get_app_configs()) and not options.get("migration_name"):
+        options["plan"] = True
+        options["app_label"], options["migration_name"] = value, options.get("app_label")
+        return None
+    return value  # refused by the wave's selector, which names the plans
+
+
+def refuse_conflicting_options(options: dict[str, Any], *, wave: bool, fleet: bool) -> None:
+    """Refuse in one line what a wave or --json cannot be combined with."""
+    if wave and options.get("schema_name"):
+        raise CommandError(
+            "--tenants, --plan and --canary choose tenants; --schema (or TENANT_ID) names one: give one or the other."
+        )
+    if wave and options.get("shared"):
+        raise CommandError("--shared migrates public only; --tenants, --plan and --canary choose tenant schemas.")
+    if (wave or options.get("json")) and not fleet:
+        flags = [option for flag, option in DJANGO_MIGRATE_FLAGS.items() if options.get(flag)]
+        raise CommandError(
+            f"--tenants, --plan, --canary and --json need the fleet executor, not {options['executor']!r}"
+            + (f" (which {', '.join(flags)} selects)." if flags else ".")
+        )
+
+
+def unstyled(text: str) -> str:
+    return text
 
 
 def default_executor(options: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from django.core.management.base import CommandParser
 from tenants.management.base import ProjectCommand, positive_int
 from tenants.models import PooledSchema
 from tenants.pool import pool_provision
+from tenants.progress import PROGRESS_MODES, RunDisplay, run_display
 
 
 class Command(ProjectCommand):
@@ -22,17 +23,42 @@ class Command(ProjectCommand):
         parser.add_argument(
             "--count", type=positive_int, required=True, help="How many ready schemas the pool should hold (1 or more)."
         )
+        parser.add_argument(
+            "--progress", choices=PROGRESS_MODES, default="auto",
+            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
-        wanted = options["count"]
-
-        def report(schema_name: str, duration_ms: float) -> None:
-            if options["verbosity"] >= 1:
-                self.stdout.write(f"{schema_name}  ready  {duration_ms:.0f} ms")
-
-        added = pool_provision(count=wanted, report=report)
+        display = run_display(self.stdout, mode=options["progress"], verbosity=options["verbosity"], verb="Provisioning")
+        progress = PoolProgress(display)
+        try:
+            added = pool_provision(count=options["count"], report=progress.schema_ready, start=progress.start)
+        finally:
+            display.stop()
         total = PooledSchema.objects.count()
         self.stdout.write(self.style.SUCCESS(
             f"Added {added} schema(s) to the pool in {time.perf_counter() - started:.2f} s; it holds {total}."
         ))
+
+
+class PoolProgress:
+    """Numbers each schema made ready for the display: `[3/20] pool_5f0c9a1b2d3e  ready  9 ms`."""
+
+    def __init__(self, display: RunDisplay) -> None:
+        self.display = display
+        self.total = 0
+        self.done = 0
+
+    def start(self, total: int) -> None:
+        self.total = total
+        if total:
+            self.display.start(total)
+
+    def schema_ready(self, schema_name: str, duration_ms: float) -> None:
+        self.done += 1
+        index, total = self.done, self.total
+        self.display.advance(
+            failed=False,
+            line=lambda: f"[{index:>{len(str(total))}}/{total}] {schema_name}  ready  {duration_ms:.0f} ms",
+        )
