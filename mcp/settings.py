@@ -108,6 +108,11 @@ else:
 # migration may wait for a table lock before its schema is reported failed.
 MIGRATION_LOCK_WAIT = env_int("MIGRATION_LOCK_WAIT", 10)
 MIGRATION_LOCK_TIMEOUT_MS = env_int("MIGRATION_LOCK_TIMEOUT_MS", 5000)
+# Online data migrations (manage.py backfill): the rest between two batches, how long a batch may wait for a
+# lock (then it is rolled back and tried again) and how long it may run (then it is tried again at half the size).
+BACKFILL_PAUSE_MS = env_int("BACKFILL_PAUSE_MS", 100)
+BACKFILL_LOCK_TIMEOUT_MS = env_int("BACKFILL_LOCK_TIMEOUT_MS", 1000)
+BACKFILL_STATEMENT_TIMEOUT_MS = env_int("BACKFILL_STATEMENT_TIMEOUT_MS", 30_000)
 
 # --- Summaries (README, "Summaries"; contexts.summarizer.config checks these) ------
 

@@ -1,0 +1,521 @@
+"""Online data migrations (tenants.backfill, manage.py backfill): batches, resumption, locks, the command."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import closing
+from io import StringIO
+
+import psycopg2
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from tenants.backfill import (
+    BackfillBusy,
+    BackfillError,
+    BackfillObserver,
+    BackfillRunner,
+    BatchDone,
+    BatchRetry,
+    backfill_status,
+    unregister,
+)
+from tenants.db_errors import backend_pid
+from tenants.models import BackfillProgress
+from tenants.services import tenant_create
+from tests.conftest import PROJECT_DIR, child_database_url
+from tests.tenants.backfills_for_tests import COUNT_VISITS, TITLE_FROM_KEY, register_all
+
+
+@pytest.fixture
+def test_backfills():
+    register_all()
+    yield
+    unregister(COUNT_VISITS.name)
+    unregister(TITLE_FROM_KEY.name)
+
+
+def other_connection(name: str) -> psycopg2.extensions.connection:
+    params = connection.get_connection_params()
+    params["application_name"] = name
+    conn = psycopg2.connect(**params)
+    conn.autocommit = True
+    return conn
+
+
+def seed(schema_name: str, count: int, *, title: str = "") -> None:
+    """Insert count contexts in one statement (SQL is what is tested here: the table's size, not its content)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{schema_name}".contexts (key, title, content, tags, metadata, version, access_count, '
+            "created_at, updated_at) SELECT 'key-' || g, %s, 'content ' || g, '{}', '{}', 1, 0, now(), now() "
+            "FROM generate_series(1, %s) g",
+            [title, count],
+        )
+
+
+def access_counts(schema_name: str) -> dict[int, int]:
+    """How many contexts have each access_count."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT access_count, count(*) FROM "{schema_name}".contexts GROUP BY 1')
+        return dict(cursor.fetchall())
+
+
+def locks_held_by(pid: int) -> list[tuple[str, str | None, str]]:
+    """The locks a backend holds, other than advisory ones, seen from another session."""
+    with closing(other_connection("test lock watcher")) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT locktype, relation::regclass::text, mode FROM pg_locks "
+            "WHERE pid = %s AND locktype NOT IN ('advisory', 'virtualxid')",
+            [pid],
+        )
+        return cursor.fetchall()
+
+
+# One row of the second batch of 100 (a locking SELECT with OFFSET would lock the rows it skips too).
+LOCK_ROW_151 = (
+    "SELECT id FROM tenant_acme.contexts WHERE id = (SELECT id FROM tenant_acme.contexts ORDER BY id OFFSET 150 LIMIT 1) "
+    "FOR UPDATE"
+)
+
+
+class Recorder(BackfillObserver):
+    def __init__(self) -> None:
+        self.batches: list[BatchDone] = []
+        self.retries: list[BatchRetry] = []
+
+    def batch_done(self, batch: BatchDone) -> None:
+        self.batches.append(batch)
+
+    def batch_retry(self, retry: BatchRetry) -> None:
+        self.retries.append(retry)
+
+
+def test_every_row_is_changed_once_a_batch_at_a_time_each_committed_and_holding_nothing_between(committed):
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 1000)
+    seed("tenant_globex", 250)
+    connection.ensure_connection()
+    helper_pid = backend_pid(connection)
+    held_between: list[list[tuple[str, str | None, str]]] = []
+
+    class CheckLocks(Recorder):
+        def batch_done(self, batch: BatchDone) -> None:
+            super().batch_done(batch)
+            held_between.append(locks_held_by(helper_pid))  # after the batch's COMMIT, before the next
+
+    observer = CheckLocks()
+    result = BackfillRunner(COUNT_VISITS, batch_size=100, observer=observer).run(["tenant_acme", "tenant_globex"])
+
+    assert [(o.schema_name, o.state, o.rows, o.batches) for o in result.outcomes] == [
+        ("tenant_acme", "done", 1000, 10), ("tenant_globex", "done", 250, 3),
+    ]
+    assert access_counts("tenant_acme") == {1: 1000} and access_counts("tenant_globex") == {1: 250}
+    assert len(held_between) == 13 and all(locks == [] for locks in held_between)
+    # Batches follow each other by key, without gaps or overlaps.
+    acme = [b for b in observer.batches if b.schema_name == "tenant_acme"]
+    assert all(a.upto == b.after for a, b in zip(acme, acme[1:], strict=False))
+    progress = BackfillProgress.objects.get(backfill=COUNT_VISITS.name, schema_name="tenant_acme")
+    assert (progress.rows, progress.batches, progress.last_pk) == (1000, 10, acme[-1].upto)
+    assert progress.finished_at is not None
+
+    # A second run does nothing: the schemas are recorded as done.
+    again = BackfillRunner(COUNT_VISITS).run(["tenant_acme", "tenant_globex"])
+    assert [o.state for o in again.outcomes] == ["already done", "already done"]
+    assert access_counts("tenant_acme") == {1: 1000}
+
+
+def test_rows_written_after_the_start_are_left_to_the_code_that_wrote_them(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 300)
+
+    class InsertDuringTheRun(Recorder):
+        def batch_done(self, batch: BatchDone) -> None:
+            super().batch_done(batch)
+            if len(self.batches) == 1:
+                with closing(other_connection("test writer")) as conn, conn.cursor() as cursor:
+                    cursor.execute(
+                        "INSERT INTO tenant_acme.contexts (key, title, content, tags, metadata, version, access_count,"
+                        " created_at, updated_at) VALUES ('late', '', '', '{}', '{}', 1, 7, now(), now())"
+                    )
+
+    result = BackfillRunner(COUNT_VISITS, batch_size=100, observer=InsertDuringTheRun()).run(["tenant_acme"])
+
+    assert result.outcomes[0].rows == 300
+    assert access_counts("tenant_acme") == {1: 300, 7: 1}
+
+
+def test_the_orm_form_fills_only_what_is_missing(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 5)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tenant_acme.contexts SET title = 'kept' WHERE key = 'key-3'")
+
+    result = BackfillRunner(TITLE_FROM_KEY).run(["tenant_acme"])
+
+    assert (result.outcomes[0].rows, result.outcomes[0].batches) == (4, 3)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, title FROM tenant_acme.contexts ORDER BY id")
+        assert cursor.fetchall() == [
+            ("key-1", "KEY-1"), ("key-2", "KEY-2"), ("key-3", "kept"), ("key-4", "KEY-4"), ("key-5", "KEY-5"),
+        ]
+
+
+def test_a_schema_without_the_required_migration_waits_and_the_others_go_on(committed):
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 10)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM tenant_globex.django_migrations WHERE app = %s AND name = %s", COUNT_VISITS.requires)
+
+    result = BackfillRunner(COUNT_VISITS).run(["tenant_acme", "tenant_globex"])
+
+    assert [(o.schema_name, o.state) for o in result.outcomes] == [("tenant_acme", "done"), ("tenant_globex", "waiting")]
+    assert not BackfillProgress.objects.filter(schema_name="tenant_globex").exists()
+    status = backfill_status(COUNT_VISITS, ["tenant_acme", "tenant_globex"])
+    assert (status.done, status.waiting, status.complete) == (1, 1, False)
+
+
+def test_a_batch_blocked_past_the_lock_timeout_gives_up_and_is_tried_again(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 300)
+    holder = other_connection("test row holder")
+    holder.autocommit = False
+    with holder.cursor() as cursor:  # a request's long transaction holds one row of the second batch
+        cursor.execute(LOCK_ROW_151)
+
+    class ReleaseOnRetry(Recorder):
+        def batch_retry(self, retry: BatchRetry) -> None:
+            super().batch_retry(retry)
+            holder.rollback()  # the request ends once the batch has given up waiting
+
+    observer = ReleaseOnRetry()
+    try:
+        result = BackfillRunner(
+            COUNT_VISITS, batch_size=100, lock_timeout_ms=300, retry_pause_s=0, observer=observer
+        ).run(["tenant_acme"])
+    finally:
+        holder.close()
+
+    assert len(observer.retries) == 1
+    retry = observer.retries[0]
+    assert retry.sqlstate == "55P03" and "lock timeout" in retry.error
+    assert 300 <= retry.waited_ms < 300 + 1000  # it waited its lock_timeout, not the transaction's length
+    assert [b.retries for b in observer.batches] == [0, 1, 0]
+    assert access_counts("tenant_acme") == {1: 300}  # the rolled-back attempt changed nothing
+    assert result.outcomes[0].retries == 1
+    assert BackfillProgress.objects.get(schema_name="tenant_acme").retries == 1
+
+
+def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_schema_goes_on(committed):
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 300)
+    seed("tenant_globex", 100)
+    holder = other_connection("test row holder")
+    holder.autocommit = False
+    holder.cursor().execute(LOCK_ROW_151)
+    try:
+        result = BackfillRunner(COUNT_VISITS, batch_size=100, lock_timeout_ms=50, max_retries=2, retry_pause_s=0).run(
+            ["tenant_acme", "tenant_globex"]
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+
+    acme, globex = result.outcomes
+    assert acme.state == "failed" and "met 3 lock timeouts" in acme.error
+    assert globex.state == "done"
+    assert access_counts("tenant_acme") == {1: 100, 0: 200}  # the first batch is kept
+    progress = BackfillProgress.objects.get(schema_name="tenant_acme")
+    assert progress.batches == 1 and progress.finished_at is None and "lock timeouts" in progress.error
+
+    again = BackfillRunner(COUNT_VISITS, batch_size=100).run(["tenant_acme", "tenant_globex"])
+    assert [o.state for o in again.outcomes] == ["done", "already done"]
+    assert again.outcomes[0].resumed_after == progress.last_pk
+    assert access_counts("tenant_acme") == {1: 300}
+
+
+def test_a_backfill_refuses_to_run_inside_a_transaction(db):
+    with pytest.raises(BackfillError, match="cannot run inside a transaction"):
+        BackfillRunner(COUNT_VISITS).run([])
+
+
+def test_a_second_run_of_the_same_backfill_is_refused_while_one_goes_on(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 10)
+    other = other_connection("test other run")
+    try:
+        with other.cursor() as cursor:
+            import zlib
+
+            cursor.execute(
+                "SELECT pg_advisory_lock(%s, %s)", [0x6D6362, zlib.crc32(COUNT_VISITS.name.encode()) & 0x7FFFFFFF]
+            )
+        with pytest.raises(BackfillBusy, match=r"Another run of backfill 'test_count_visits' is going on \(pid \d+"):
+            BackfillRunner(COUNT_VISITS).run(["tenant_acme"])
+    finally:
+        other.close()
+    assert access_counts("tenant_acme") == {0: 10}
+    assert not BackfillProgress.objects.exists()
+
+
+@pytest.mark.subprocess
+def test_a_run_killed_mid_way_resumes_after_its_last_committed_batch_and_redoes_none(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 5000)
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "mcp.settings"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.tenants.backfill_child", "test_count_visits", "--pause", "20"],
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+    def batches_committed() -> int:
+        row = BackfillProgress.objects.filter(backfill=COUNT_VISITS.name).values_list("batches", flat=True).first()
+        return row or 0
+
+    try:
+        deadline = time.monotonic() + 60
+        while batches_committed() < 5:  # waiting for a state of the database, not for time to pass
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never got to its fifth batch"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    with connection.cursor() as cursor:  # the killed session's last statements are finished or undone
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = 'mcp' AND state <> 'idle'"
+        )
+        assert cursor.fetchone()[0] == 0
+
+    at_kill = BackfillProgress.objects.get(backfill=COUNT_VISITS.name)
+    assert at_kill.finished_at is None and 5 <= at_kill.batches < 50
+    # The progress row and the batches committed together: exactly the recorded rows are done.
+    assert access_counts("tenant_acme") == {1: at_kill.rows, 0: 5000 - at_kill.rows}
+    assert at_kill.rows == at_kill.batches * 100
+
+    recorder = Recorder()
+    result = BackfillRunner(COUNT_VISITS, observer=recorder).run(["tenant_acme"])
+
+    assert result.outcomes[0].resumed_after == at_kill.last_pk
+    assert recorder.batches[0].after == at_kill.last_pk
+    assert len(recorder.batches) == 50 - at_kill.batches  # no batch done again
+    assert access_counts("tenant_acme") == {1: 5000}  # every row once: a batch run twice would leave 2s
+    done = BackfillProgress.objects.get(backfill=COUNT_VISITS.name)
+    assert (done.batches, done.rows) == (50, 5000) and done.finished_at is not None
+
+
+def test_while_200000_contexts_are_backfilled_another_connection_keeps_writing_and_no_lock_wait_passes_the_timeout(
+    committed,
+):
+    """The required one: a writer updating random rows and inserting never stops; the backfill's lock waits stay
+    under its lock_timeout (measured in pg_locks.waitstart), and the writer waits at most about one batch."""
+    tenant_create(slug="big", name="Big")
+    seed("tenant_big", 200_000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM tenant_big.contexts")
+        first_id, last_id = cursor.fetchone()
+    connection.ensure_connection()
+    helper_pid = backend_pid(connection)
+    lock_timeout_ms = 200
+    stop = threading.Event()
+    writer_latencies: list[float] = []
+    writer_errors: list[str] = []
+    lock_waits: dict[str, float] = {"helper": 0.0, "writer": 0.0}
+
+    writer = other_connection("test writer")
+    writer_pid = writer.info.backend_pid
+
+    def write() -> None:
+        rng = random.Random(7)
+        n = 0
+        with writer.cursor() as cursor:
+            while not stop.is_set():
+                n += 1
+                started = time.perf_counter()
+                try:
+                    if n % 4:
+                        cursor.execute(
+                            "UPDATE tenant_big.contexts SET content = content || '.', updated_at = now() WHERE id = %s",
+                            [rng.randint(first_id, last_id)],
+                        )
+                    else:
+                        cursor.execute(
+                            "INSERT INTO tenant_big.contexts (key, title, content, tags, metadata, version, "
+                            "access_count, created_at, updated_at) VALUES (%s, '', 'new', '{}', '{}', 1, 0, now(), now())",
+                            [f"new-{n}"],
+                        )
+                except psycopg2.Error as exc:
+                    writer_errors.append(str(exc))
+                writer_latencies.append(time.perf_counter() - started)
+
+    def watch() -> None:
+        with closing(other_connection("test lock watcher")) as conn, conn.cursor() as cursor:
+            while not stop.is_set():
+                cursor.execute(
+                    "SELECT l.pid, max(extract(epoch FROM clock_timestamp() - l.waitstart)) FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database() "
+                    "AND l.pid = ANY(%s) GROUP BY l.pid",
+                    [[helper_pid, writer_pid]],
+                )
+                for pid, waited in cursor.fetchall():
+                    who = "helper" if pid == helper_pid else "writer"
+                    lock_waits[who] = max(lock_waits[who], float(waited or 0) * 1000)
+                time.sleep(0.005)  # a sampling interval, not a wait for something to happen
+
+    threads = [threading.Thread(target=write), threading.Thread(target=watch)]
+    for thread in threads:
+        thread.start()
+    recorder = Recorder()
+    try:
+        started = time.perf_counter()
+        result = BackfillRunner(
+            COUNT_VISITS, batch_size=2000, pause_s=0, lock_timeout_ms=lock_timeout_ms, retry_pause_s=0,
+            observer=recorder,
+        ).run(["tenant_big"])
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        writer.close()
+
+    outcome = result.outcomes[0]
+    assert outcome.state == "done", outcome.error
+    assert (outcome.rows, outcome.batches) == (200_000, 100)
+    # Every original row exactly once; the writer's new rows came after the high-water mark and were left alone.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE access_count = 1), count(*) FILTER (WHERE access_count <> 1) "
+            "FROM tenant_big.contexts WHERE id <= %s", [last_id],
+        )
+        assert cursor.fetchone() == (200_000, 0)
+    # The writer kept writing the whole time, and every statement of it succeeded.
+    assert writer_errors == []
+    assert len(writer_latencies) > 100
+    max_batch_ms = max(batch.duration_ms for batch in recorder.batches)
+    # No statement of the backfill waited for a lock longer than its lock_timeout (sampled every few ms) ...
+    assert lock_waits["helper"] < lock_timeout_ms + 50
+    # ... and the writer waited at most for one batch to commit, never for the whole run.
+    assert max(writer_latencies) * 1000 < max_batch_ms + lock_timeout_ms + 250
+    assert max(writer_latencies) < elapsed / 5
+    # Lock timeouts, if any, were retried and the batch then committed.
+    assert all(retry.sqlstate in ("55P03", "40P01") for retry in recorder.retries)
+    assert sum(batch.retries for batch in recorder.batches) == len(recorder.retries) == outcome.retries
+    print(
+        f"\n200,000 rows in {elapsed:.1f} s, {len(recorder.batches)} batches (max {max_batch_ms:.0f} ms), "
+        f"{len(recorder.retries)} retries; writer: {len(writer_latencies)} statements, "
+        f"max {max(writer_latencies) * 1000:.0f} ms; longest lock waits seen: helper {lock_waits['helper']:.0f} ms, "
+        f"writer {lock_waits['writer']:.0f} ms"
+    )
+
+
+# The command
+
+
+def test_the_command_runs_a_backfill_and_reports_each_schema_then_a_summary(committed, test_backfills):
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 250)
+    out = StringIO()
+
+    call_command("backfill", "test_count_visits", "--tenants", "acme", "--pause", "0", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("[1/1] tenant_acme  done  250 rows in 3 batches  ")
+    assert lines[0].endswith(" rows/s")
+    assert lines[1].startswith(
+        "Backfill test_count_visits: 1 schema(s) done, 0 already done, 0 waiting for their migration, 0 failed; "
+        "250 rows in "
+    )
+    status = StringIO()
+    call_command("backfill", "test_count_visits", "--status", stdout=status)
+    assert status.getvalue().strip() == (
+        "test_count_visits: 1/2 schemas done, 0 started, 1 not started, 0 waiting for "
+        f"{COUNT_VISITS.requires_label}, 0 failed; 250 rows changed"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("backfill", "test_count_visits", "--status", "--check", stdout=StringIO())
+    assert exit_info.value.code == 1
+    call_command("backfill", "test_count_visits", "--pause", "0", stdout=StringIO())
+    call_command("backfill", "test_count_visits", "--status", "--check", stdout=StringIO())  # exits 0
+    listing = StringIO()
+    call_command("backfill", stdout=listing)
+    assert "test_count_visits: 2/2 schemas done" in listing.getvalue()
+    assert "test_title_from_key: 0/2 schemas done" in listing.getvalue()
+
+
+def test_the_command_refuses_an_unknown_backfill_or_tenant_in_one_line_changing_nothing(committed, test_backfills):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 3)
+    with pytest.raises(CommandError, match=r"^No backfill is named 'nope' \(registered: test_count_visits, "):
+        call_command("backfill", "nope", stdout=StringIO())
+    with pytest.raises(CommandError, match=r"^No tenant is named 'initech'"):
+        call_command("backfill", "test_count_visits", "--tenants", "acme,initech", stdout=StringIO())
+    with pytest.raises(CommandError, match="--check goes with --status"):
+        call_command("backfill", "test_count_visits", "--check", stdout=StringIO())
+    assert access_counts("tenant_acme") == {0: 3}
+    assert not BackfillProgress.objects.exists()
+
+
+@pytest.mark.subprocess
+def test_the_command_line_refuses_bad_input_in_one_line(committed):
+    env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true"}
+    for args, message in (
+        (["backfill", "nope"], "CommandError: No backfill is named 'nope'"),
+        (["backfill", "x", "--batch-size", "0"], "argument --batch-size: must be a whole number of 1 or more"),
+        (["backfill", "x", "--pause", "-1"], "argument --pause: must be a whole number of 0 or more"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode != 0
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert message in result.stderr
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_the_command_draws_a_bar_and_still_prints_each_schema_and_the_summary(committed, test_backfills):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 250)
+    out = Terminal()
+
+    call_command("backfill", "test_count_visits", "--pause", "0", stdout=out)
+
+    text = out.getvalue()
+    assert "\x1b[" in text  # drawn with terminal control sequences
+    assert "schemas" in text and "1/1" in text
+    assert "[1/1] tenant_acme  done  250 rows in 3 batches" in text
+    assert "Backfill test_count_visits: 1 schema(s) done" in text
+    assert access_counts("tenant_acme") == {1: 250}
+
+
+def test_json_reports_the_run_for_scripts(committed, test_backfills):
+    import json
+
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 150)
+    out = StringIO()
+
+    call_command("backfill", "test_count_visits", "--pause", "0", "--json", stdout=out)
+
+    report = json.loads(out.getvalue())
+    assert (report["backfill"], report["done"], report["rows"], report["failed"]) == ("test_count_visits", 1, 150, 0)
+    assert report["outcomes"][0]["batches"] == 2
