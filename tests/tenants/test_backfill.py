@@ -463,7 +463,7 @@ def test_the_command_refuses_an_unknown_backfill_or_tenant_in_one_line_changing_
     seed("tenant_acme", 3)
     with pytest.raises(CommandError, match=r"^No backfill is named 'nope' \(registered: test_count_visits, "):
         call_command("backfill", "nope", stdout=StringIO())
-    with pytest.raises(CommandError, match=r"^No tenant is named 'initech'"):
+    with pytest.raises(CommandError, match=r"^No tenant has the slug 'initech'"):
         call_command("backfill", "test_count_visits", "--tenants", "acme,initech", stdout=StringIO())
     with pytest.raises(CommandError, match="--check goes with --status"):
         call_command("backfill", "test_count_visits", "--check", stdout=StringIO())
@@ -492,7 +492,7 @@ class Terminal(StringIO):
         return True
 
 
-def test_on_a_terminal_the_command_draws_a_bar_and_still_prints_each_schema_and_the_summary(committed, test_backfills):
+def test_on_a_terminal_the_command_draws_a_bar_then_the_summary_and_lines_when_asked(committed, test_backfills):
     tenant_create(slug="acme", name="Acme")
     seed("tenant_acme", 250)
     out = Terminal()
@@ -501,10 +501,15 @@ def test_on_a_terminal_the_command_draws_a_bar_and_still_prints_each_schema_and_
 
     text = out.getvalue()
     assert "\x1b[" in text  # drawn with terminal control sequences
-    assert "schemas" in text and "1/1" in text
-    assert "[1/1] tenant_acme  done  250 rows in 3 batches" in text
+    assert "Backfilling" in text and "1/1" in text and "0 failed" in text
+    assert "[1/1]" not in text  # on the bar, only failures get a line of their own
     assert "Backfill test_count_visits: 1 schema(s) done" in text
-    assert access_counts("tenant_acme") == {1: 250}
+
+    lines = Terminal()
+    call_command("backfill", "test_count_visits", "--progress", "lines", "--restart", "--pause", "0", stdout=lines,
+                 stderr=StringIO())
+    assert "Backfilling" not in lines.getvalue() and "[1/1] tenant_acme  done  250 rows in 3 batches" in lines.getvalue()
+    assert access_counts("tenant_acme") == {2: 250}  # --restart forgot the progress: the same rows, once more
 
 
 def test_json_reports_the_run_for_scripts(committed, test_backfills):

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
 from tenants.backfill import (
     BackfillObserver,
@@ -23,7 +23,9 @@ from tenants.backfill import (
     registered_backfills,
     tenant_schema_names,
 )
-from tenants.management.base import ProjectCommand, positive_int
+from tenants.management.base import ProjectCommand, add_wave_arguments, positive_int
+from tenants.progress import PROGRESS_MODES
+from tenants.selectors import wave_schema_names
 
 
 def non_negative_int(value: str) -> int:
@@ -47,7 +49,7 @@ class Command(ProjectCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", nargs="?", help="The backfill to run (see the list without a name).")
-        parser.add_argument("--tenants", help="Only these tenants: slugs or schema names, comma-separated.")
+        add_wave_arguments(parser)
         parser.add_argument("--batch-size", type=positive_int, help="Rows a batch (default: the backfill's own).")
         parser.add_argument(
             "--pause", type=non_negative_int, default=settings.BACKFILL_PAUSE_MS,
@@ -74,13 +76,20 @@ class Command(ProjectCommand):
             "--restart", action="store_true",
             help="Forget the recorded progress in the chosen schemas first, so that they are done again.",
         )
-        parser.add_argument("--json", action="store_true", help="Print the run's (or the status's) summary as JSON.")
+        parser.add_argument(
+            "--json", action="store_true",
+            help="Print the run's (or the status's) summary as one JSON document on stdout (progress goes to stderr).",
+        )
+        parser.add_argument(
+            "--progress", choices=PROGRESS_MODES, default="auto",
+            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["check"] and not options["status"]:
             raise CommandError("--check goes with --status (a run already exits 1 when a schema fails).")
-        tenants = [name.strip() for name in options["tenants"].split(",") if name.strip()] if options["tenants"] else None
-        schema_names = tenant_schema_names(tenants=tenants)
+        wave = wave_schema_names(slugs=options["tenants"], plan=options["plan"], canary=options["canary"])
+        schema_names = wave if wave is not None else tenant_schema_names()
         if not options["name"]:
             self._list(schema_names, as_json=options["json"])
             return
@@ -95,10 +104,11 @@ class Command(ProjectCommand):
             forgotten = backfill_forget(backfill, schema_names)
             self.stderr.write(f"Forgot the progress of {backfill.name} in {forgotten} schema(s).")
         verbosity = int(options["verbosity"])
-        live = self.stdout.isatty() and not options["json"] and verbosity >= 1
-        observer: BackfillObserver = (
-            BarObserver(self) if live else LineObserver(self, verbosity=verbosity if not options["json"] else 0)
-        )
+        # With --json, stdout carries the document alone; the progress goes to stderr.
+        human = self.stderr if options["json"] else self.stdout
+        mode = options["progress"]
+        bar = verbosity >= 1 and (mode == "bar" or (mode == "auto" and human.isatty()))
+        observer: BackfillObserver = BarObserver(human) if bar else LineObserver(human, self.style, verbosity=verbosity)
         runner = BackfillRunner(
             backfill, batch_size=options["batch_size"], pause_s=options["pause"] / 1000, retry_pause_s=max(options["pause"], 100) / 1000,
             lock_timeout_ms=options["lock_timeout"], statement_timeout_ms=options["statement_timeout"],
@@ -125,14 +135,15 @@ class Command(ProjectCommand):
         failed = result.failed
         if as_json:
             self.stdout.write(json.dumps(result.as_dict(), indent=2))
-        elif verbosity >= 1 or failed:
+        if verbosity >= 1 or failed:
             rate = result.rows / result.duration_s if result.duration_s else 0.0
             line = (
                 f"Backfill {result.backfill}: {result.count('done')} schema(s) done, {result.count('already done')} "
                 f"already done, {result.count('waiting')} waiting for their migration, {len(failed)} failed; "
                 f"{result.rows:,} rows in {result.duration_s:.2f} s ({rate:,.0f} rows/s)."
             )
-            self.stdout.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
+            human = self.stderr if as_json else self.stdout
+            human.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
         for outcome in failed:
             self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
         if failed:
@@ -156,44 +167,47 @@ def _outcome_line(index: int, total: int, outcome: SchemaOutcome) -> str:
 
 
 class LineObserver(BackfillObserver):
-    """A line per schema (and per batch and retry at --verbosity 2), for logs and pipes."""
+    """A line per schema (and per batch and retry at --verbosity 2), for logs and pipes; failures only at 0."""
 
-    def __init__(self, command: Command, *, verbosity: int) -> None:
-        self.command = command
+    def __init__(self, out: OutputWrapper, style: Any, *, verbosity: int) -> None:
+        self.out = out
+        self.style = style
         self.verbosity = verbosity
 
     def batch_done(self, batch: BatchDone) -> None:
         if self.verbosity >= 2:
-            self.command.stdout.write(
+            self.out.write(
                 f"  {batch.schema_name}  batch {batch.number}  keys {batch.after}..{batch.upto} of {batch.high_water}  "
                 f"{batch.rows} rows  {batch.duration_ms:.0f} ms"
             )
 
     def batch_retry(self, retry: BatchRetry) -> None:
         if self.verbosity >= 2:
-            self.command.stdout.write(
-                f"  {retry.schema_name}  retry {retry.attempt} after {retry.waited_ms:.0f} ms: {retry.error}"
-            )
+            self.out.write(f"  {retry.schema_name}  retry {retry.attempt} after {retry.waited_ms:.0f} ms: {retry.error}")
 
     def schema_finished(self, index: int, total: int, outcome: SchemaOutcome) -> None:
-        if self.verbosity >= 1 and outcome.state != "already done" or outcome.failed:
-            line = _outcome_line(index, total, outcome)
-            self.command.stdout.write(self.command.style.ERROR(line) if outcome.failed else line)
+        if outcome.failed:
+            self.out.write(self.style.ERROR(_outcome_line(index, total, outcome)))
+        elif self.verbosity >= 1 and outcome.state != "already done":
+            self.out.write(_outcome_line(index, total, outcome))
 
 
 class BarObserver(BackfillObserver):
-    """On a terminal: a bar of schemas (with failures so far) and one of the current schema's keys, with its rate."""
+    """On a terminal: a bar of schemas (with failures so far) and one of the current schema's keys, with its rate.
 
-    def __init__(self, command: Command) -> None:
+    tenants.progress's bar counts schemas only; a backfill of one large tenant takes minutes, so this one also
+    follows the keys of the schema in hand. Failures are printed above the bars, as migrate_schemas does.
+    """
+
+    def __init__(self, out: OutputWrapper) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.command = command
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-            TimeRemainingColumn(), console=Console(file=command.stdout._out, force_terminal=True),
+            TimeRemainingColumn(), console=Console(file=_Stream(out), force_terminal=True, highlight=False),
         )
-        self.fleet = self.progress.add_task("schemas", total=None, note="")
+        self.fleet = self.progress.add_task("Backfilling", total=None, note="0 failed")
         self.schema = self.progress.add_task("", total=None, note="", visible=False)
         self.failures = 0
         self.low = 0  # the key before the current schema's first
@@ -219,12 +233,28 @@ class BarObserver(BackfillObserver):
         self.progress.update(self.schema, note=f"retry {retry.attempt}: {retry.error}")
 
     def schema_finished(self, index: int, total: int, outcome: SchemaOutcome) -> None:
-        self.failures += outcome.failed
-        if outcome.state != "already done":
-            self.progress.console.print(_outcome_line(index, total, outcome), markup=False, highlight=False)
-        self.progress.update(self.fleet, total=total, completed=index,
-                             note=f"{self.failures} failed" if self.failures else "")
+        if outcome.failed:
+            self.failures += 1
+            self.progress.console.print(_outcome_line(index, total, outcome), style="red", markup=False)
+        self.progress.update(self.fleet, total=total, completed=index, note=f"{self.failures} failed")
         self.progress.update(self.schema, visible=False)
 
     def close(self) -> None:
         self.progress.stop()
+
+
+class _Stream:
+    """A Django OutputWrapper seen as a plain text stream (rich writes partial lines and control codes)."""
+
+    def __init__(self, out: OutputWrapper) -> None:
+        self._out = out
+
+    def write(self, text: str) -> int:
+        self._out.write(text, style_func=lambda unstyled: unstyled, ending="")
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return True
