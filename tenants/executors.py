@@ -59,7 +59,7 @@ class FleetExecutor(MigrationExecutor):
         target = graph.resolve_target(app_label, migration_name) if app_label else None
         if PUBLIC_SCHEMA in (tenants or []) and not schema_names:
             return  # the public call of a run; the tenant call follows
-        if schema_names:
+        if schema_names or context.wave is not None:  # an empty wave is reported too: 0 schemas
             migrator = FleetMigrator(
                 graph=graph,
                 target=target,
