@@ -71,7 +71,20 @@ else:
 _database["ENGINE"] = "mcp.postgresql_backend"
 _database.setdefault("OPTIONS", {})
 _database["OPTIONS"].setdefault("application_name", "mcp")
+# Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator()) would be declared in one
+# transaction and read in another, on another server connection; Django's advice is to turn them off. Without
+# them .iterator() fetches its rows at once, which costs nothing that matters here (admin choice lists).
+_database["DISABLE_SERVER_SIDE_CURSORS"] = True
 DATABASES = {"default": _database}
+# The search path is set for each transaction (SET LOCAL, carried with the statement in autocommit), never left on
+# the session, so that PgBouncer in transaction mode cannot hand one tenant's path to another's query
+# (mcp/postgresql_backend). false restores django-tenants' session-level SET: only to show that leak.
+SEARCH_PATH_PER_TRANSACTION = env_bool("SEARCH_PATH_PER_TRANSACTION", default=True)
+# Migration commands hold session state (the migration lock, per-schema transactions): when DATABASE_URL goes
+# through a transaction-pooling PgBouncer, they connect here instead, directly to PostgreSQL
+# (tenants.session_database; without it they refuse to run through such a pooler).
+MIGRATION_DATABASE_URL = os.environ.get("MIGRATION_DATABASE_URL", "").strip()
+MIGRATION_DATABASE = database_from_url("MIGRATION_DATABASE_URL", MIGRATION_DATABASE_URL) if MIGRATION_DATABASE_URL else None
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 # --- Caches ----------------------------------------------------------------------

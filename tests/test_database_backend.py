@@ -11,6 +11,7 @@ import pytest
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 from mcp.postgresql_backend.base import HEALTH_CHECK_INTERVAL, DatabaseWrapper
+from tests.live_server import django_db_setup  # noqa: F401  (the committed tests alone still get a database)
 
 
 @pytest.fixture
@@ -58,3 +59,79 @@ def test_a_connection_that_died_while_idle_is_replaced_before_a_request_uses_it(
     persistent.health_checked_at -= HEALTH_CHECK_INTERVAL  # idle past the interval
 
     assert serve_a_request(persistent) != pid  # checked, found dead, reconnected: the request never saw it
+
+
+# --- the search path, per transaction (PgBouncer in transaction mode) -------------------------------------------
+
+
+def session_search_path() -> str:
+    """The session's own search path, asked on the driver's connection (no path of ours sent with it)."""
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute("SHOW search_path")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def acme_committed(committed: None) -> Iterator[Any]:
+    from tenants.services import tenant_create
+
+    tenant, _ = tenant_create(slug="acme", name="Acme", domain="acme.localhost")
+    yield tenant
+
+
+def test_a_statement_in_autocommit_carries_its_tenants_path_and_leaves_the_session_as_it_was(acme_committed):
+    from django.test.utils import CaptureQueriesContext
+    from django_tenants.utils import tenant_context
+
+    from contexts.models import Context
+
+    before = session_search_path()
+    with tenant_context(acme_committed), CaptureQueriesContext(connection) as captured:
+        assert Context.objects.count() == 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_schemas(false)")
+            assert cursor.fetchone()[0] == ["tenant_acme", "public"]
+
+    (count, schemas) = [query["sql"] for query in captured.captured_queries]
+    assert count.startswith('SET LOCAL search_path = "tenant_acme","public"; SELECT COUNT(*)')  # one round trip
+    assert schemas.startswith('SET LOCAL search_path = "tenant_acme","public"; SELECT current_schemas')
+    assert session_search_path() == before  # nothing left on the session for the next user of the server connection
+
+
+def test_a_transaction_sets_its_path_for_itself_alone(acme_committed):
+    from django.db import transaction
+    from django.test.utils import CaptureQueriesContext
+    from django_tenants.utils import tenant_context
+
+    from contexts.models import Context
+
+    before = session_search_path()
+    with tenant_context(acme_committed), CaptureQueriesContext(connection) as captured, transaction.atomic():
+        Context.objects.create(key="notes", content="x")
+        assert session_search_path() == "tenant_acme, public"
+    assert [query["sql"] for query in captured.captured_queries[:2]] == [
+        "BEGIN", 'SET LOCAL search_path = "tenant_acme","public"'
+    ]
+    assert session_search_path() == before  # SET LOCAL ended with the transaction
+
+
+def test_a_statement_that_refuses_a_transaction_block_gets_the_session_path_before_it(acme_committed):
+    from django_tenants.utils import tenant_context
+
+    with tenant_context(acme_committed), connection.cursor() as cursor:
+        cursor.execute('CREATE INDEX CONCURRENTLY "contexts_title_test" ON "contexts" ("title")')
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'contexts_title_test'")
+        assert cursor.fetchone() == ("tenant_acme",)
+
+
+def test_switched_off_the_path_is_django_tenants_session_set(acme_committed, settings):
+    from django_tenants.utils import tenant_context
+
+    from contexts.models import Context
+
+    settings.SEARCH_PATH_PER_TRANSACTION = False
+    with tenant_context(acme_committed):
+        assert Context.objects.count() == 0
+        assert session_search_path() == "tenant_acme, public"  # left on the session: what PgBouncer hands on

@@ -320,13 +320,13 @@ def test_finding_work_costs_the_same_queries_for_10_and_1000_tenants(acme, worke
         assert worker.poll_once() is None
 
     assert outcome.result == "succeeded"
-    found = [q["sql"] for q in idle.captured_queries if not q["sql"].startswith("SET search_path")]
+    found = [q["sql"] for q in idle.captured_queries if not q["sql"].startswith("SET LOCAL search_path")]
     assert len(found) == 1 and found[0].lstrip().startswith("UPDATE summary_queue AS q")
-    statements = [q["sql"] for q in poll.captured_queries if not q["sql"].startswith("SET search_path")]
+    statements = [q["sql"] for q in poll.captured_queries if not q["sql"].startswith("SET LOCAL search_path")]
     # The claim; then in the tenant's schema, start (lock the entry and the summary with its context, mark it
     # running) and finish (lock both again, write the result, drop the entry, audit), each transaction a
-    # savepoint inside the test's own. django-tenants sets the search path before each statement (so that
-    # no session state leaks through PgBouncer): as many SET search_path again.
+    # savepoint inside the test's own. The search path is set for the transaction before each cursor's statements
+    # (SET LOCAL, mcp.postgresql_backend: no session state leaks through PgBouncer): at most as many again.
     assert len(statements) == POLL_STATEMENTS, statements
     assert len(poll) <= 2 * POLL_STATEMENTS
     assert not any("pg_namespace" in sql or "information_schema" in sql for sql in statements)
