@@ -63,6 +63,7 @@ from tenants.fleet import MigrationKey, read_fleet_state
 from tenants.models import BackfillProgress, Tenant
 from tenants.naming import PUBLIC_SCHEMA, quote_schema
 from tenants.schema_switch import restoring_schema
+from tenants.selectors import FleetStatus
 
 LOCK_TIMEOUT = "55P03"  # lock_not_available: lock_timeout, or NOWAIT
 DEADLOCK = "40P01"
@@ -459,6 +460,9 @@ class BackfillStatus:
     def complete(self) -> bool:
         return self.done == self.schemas
 
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "complete": self.complete}
+
     def line(self) -> str:
         return (
             f"{self.backfill}: {self.done}/{self.schemas} schemas done, {self.running} started, "
@@ -467,9 +471,19 @@ class BackfillStatus:
         )
 
 
-def backfill_status(backfill: Backfill, schema_names: Sequence[str]) -> BackfillStatus:
-    """Count the schemas where the backfill is done, started, not started or waiting; two queries for the fleet."""
-    states = read_fleet_state(list(schema_names))
+def backfill_status(
+    backfill: Backfill, schema_names: Sequence[str], *, without_migration: set[str] | None = None
+) -> BackfillStatus:
+    """Count the schemas where the backfill is done, started, not started or waiting; three queries for the fleet.
+
+    without_migration, when the caller knows it (migration_status), names the schemas that lack the
+    backfill's migration, and saves reading every schema's django_migrations again.
+    """
+    if without_migration is None:
+        states = read_fleet_state(list(schema_names))
+        without_migration = {
+            name for name, state in states.items() if not state.has_table or backfill.requires not in state.applied
+        }
     progress = {
         row["schema_name"]: row
         for row in BackfillProgress.objects.filter(backfill=backfill.name, schema_name__in=schema_names).values(
@@ -481,7 +495,7 @@ def backfill_status(backfill: Backfill, schema_names: Sequence[str]) -> Backfill
         row = progress.get(schema_name)
         if row is not None and row["finished_at"] is not None:
             counts["done"] += 1
-        elif not states[schema_name].has_table or backfill.requires not in states[schema_name].applied:
+        elif schema_name in without_migration:
             counts["waiting"] += 1
         elif row is None:
             counts["not_started"] += 1
@@ -491,6 +505,22 @@ def backfill_status(backfill: Backfill, schema_names: Sequence[str]) -> Backfill
             counts["running"] += 1
     rows = sum(row["rows"] for row in progress.values())
     return BackfillStatus(backfill.name, backfill.requires_label, len(schema_names), rows=rows, **counts)
+
+
+def fleet_backfill_statuses(status: FleetStatus) -> list[BackfillStatus]:
+    """Where each registered backfill stands in the tenant schemas of a fleet status (migration_status)."""
+    backfills = registered_backfills()
+    if not backfills:
+        return []
+    tenants = [schema for schema in status.schemas if schema.kind == "tenant"]
+    names = [schema.schema for schema in tenants]
+    return [
+        backfill_status(backfill, names, without_migration={
+            schema.schema for schema in tenants
+            if schema.state == "missing" or backfill.requires_label in schema.pending
+        })
+        for backfill in backfills.values()
+    ]
 
 
 def backfill_forget(backfill: Backfill, schema_names: Sequence[str]) -> int:

@@ -524,3 +524,26 @@ def test_json_reports_the_run_for_scripts(committed, test_backfills):
     report = json.loads(out.getvalue())
     assert (report["backfill"], report["done"], report["rows"], report["failed"]) == ("test_count_visits", 1, 150, 0)
     assert report["outcomes"][0]["batches"] == 2
+
+
+def test_migration_status_shows_unfinished_backfills_and_its_check_ignores_them(committed, test_backfills):
+    import json
+
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 10)
+    BackfillRunner(COUNT_VISITS).run(["tenant_acme"])
+    out = StringIO()
+
+    call_command("migration_status", "--check", stdout=out)  # the schemas are current: no SystemExit
+
+    assert (
+        f"Backfill test_count_visits: 1/2 schemas done, 0 started, 1 not started, 0 waiting for "
+        f"{COUNT_VISITS.requires_label}, 0 failed; 10 rows changed: manage.py backfill test_count_visits."
+    ) in out.getvalue()
+    assert "Backfill test_title_from_key: 0/2 schemas done" in out.getvalue()
+    document = StringIO()
+    call_command("migration_status", "--json", stdout=document)
+    backfills = {b["backfill"]: b for b in json.loads(document.getvalue())["backfills"]}
+    assert (backfills["test_count_visits"]["done"], backfills["test_count_visits"]["complete"]) == (1, False)
+    assert backfills["test_title_from_key"]["not_started"] == 2

@@ -40,6 +40,8 @@ def non_negative_int(value: str) -> int:
 
 
 class Command(ProjectCommand):
+    # Its advisory lock lives on its session (tenants.session_database: MIGRATION_DATABASE_URL, no transaction pooler).
+    needs_session = True
     help = (
         "Run a registered backfill (an online data migration: a tenant table changed a batch of primary keys at a "
         "time, each batch its own short transaction) over every tenant schema that has its migration, resuming "
@@ -96,7 +98,7 @@ class Command(ProjectCommand):
         backfill = get_backfill(options["name"])
         if options["status"]:
             status = backfill_status(backfill, schema_names)
-            self.stdout.write(json.dumps(status.__dict__, indent=2) if options["json"] else status.line())
+            self.stdout.write(json.dumps(status.as_dict(), indent=2) if options["json"] else status.line())
             if options["check"] and not status.complete:
                 raise SystemExit(1)
             return
@@ -124,7 +126,7 @@ class Command(ProjectCommand):
     def _list(self, schema_names: list[str], *, as_json: bool) -> None:
         statuses = [backfill_status(backfill, schema_names) for backfill in registered_backfills().values()]
         if as_json:
-            self.stdout.write(json.dumps([status.__dict__ for status in statuses], indent=2))
+            self.stdout.write(json.dumps([status.as_dict() for status in statuses], indent=2))
             return
         if not statuses:
             self.stdout.write("No backfill is registered (see 'Online data migrations' in the README).")

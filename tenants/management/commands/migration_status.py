@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from tenants.backfill import fleet_backfill_statuses
 from tenants.management.base import ProjectCommand, add_wave_arguments
 from tenants.selectors import FleetStatus, fleet_status, wave_schema_names
 
@@ -36,14 +37,24 @@ class Command(ProjectCommand):
             raise CommandError("Give either --schema or a wave (--tenants, --plan, --canary), not both.")
         schema_names = [options["schema_name"]] if options["schema_name"] else wave
         status = fleet_status(schema_names=schema_names)
+        # Registered backfills (tenants.backfill) run after the deploy: shown, never part of --check.
+        backfills = fleet_backfill_statuses(status)
         if options["json"]:
-            self.stdout.write(json.dumps(status.as_dict(), indent=2))
+            document = status.as_dict()
+            if backfills:
+                document["backfills"] = [backfill.as_dict() for backfill in backfills]
+            self.stdout.write(json.dumps(document, indent=2))
         else:
             if not options["mix"]:
                 self._print_table(status, only_behind=options["behind"])
             if not options["behind"]:
                 self._print_mix(status)
             self._print_totals(status)
+            for backfill in backfills:
+                if not backfill.complete:
+                    self.stdout.write(self.style.WARNING(
+                        f"Backfill {backfill.line()}: manage.py backfill {backfill.backfill}."
+                    ))
         if options["check"] and any(not schema.is_current for schema in status.schemas):
             raise SystemExit(1)
 
