@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
 from django.utils.http import RFC3986_SUBDELIMS
 from rest_framework import serializers
 
@@ -116,11 +117,13 @@ class ContextRead(serializers.ModelSerializer):
 # ContextRead's answer built by plain functions, for the views. ContextRead (a ModelSerializer) rebuilds its
 # seventeen fields from the model on each instance, 0.5 ms or more of a read by key that otherwise takes about
 # as long; it stays the description the OpenAPI document gives, and a test holds the two to the same output.
-_datetime = serializers.DateTimeField().to_representation  # ISO 8601 in the current time zone, "Z" for UTC
-
-
 def _optional_datetime(value: Any) -> str | None:
-    return None if value is None else _datetime(value)
+    """DRF's DateTimeField output (ISO 8601 in the current time zone, "Z" for UTC) without its per-call settings
+    lookups: five of these are a tenth of a read's time in DRF's version."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _links(context: Context) -> dict[str, str]:

@@ -89,3 +89,33 @@ def test_a_read_names_its_tenants_schema_whatever_search_path_the_session_was_le
         assert Context.objects.get(key="brief").access_count == 2
     with tenant_context(globex):
         assert Context.objects.get(key="brief").access_count == 0
+
+
+
+def page_of(key: str) -> int:
+    """The heap page the context's current row is on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (ctid::text::point)[0]::int FROM contexts WHERE key = %s", [key])
+        return cursor.fetchone()[0]
+
+
+def test_counting_a_read_keeps_the_row_on_its_page_even_right_after_its_insert(committed):
+    """contexts 0005: room on each page (fillfactor 70) for the next version of a row, so that a read's count is
+    a heap-only (HOT) update, which adds no index entries, from the first read on. At fillfactor 100 the inserts
+    fill each page (five rows of 1.5 kB here) and the first read of each row moves it to another page."""
+    acme, _ = tenant_create(slug="acme", name="Acme")
+    words = [f"{stem}{number}" for number in range(20) for stem in ("plan", "risk", "budget", "order", "quarter")]
+    with tenant_context(acme):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reloptions FROM pg_class WHERE oid = 'contexts'::regclass")
+            assert cursor.fetchone()[0] == ["fillfactor=70"]
+        keys = [f"notes/{number}" for number in range(12)]
+        for number, key in enumerate(keys):
+            services.context_create(key=key, title="Notes", content=" ".join(words[number:] + words[:number]))
+        pages = {key: page_of(key) for key in keys}
+        assert len(set(pages.values())) > 1
+
+        for key in keys:
+            services.context_read(key=key)
+
+        assert {key: page_of(key) for key in keys} == pages
