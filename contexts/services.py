@@ -39,6 +39,7 @@ from contexts.limits import (
 from contexts.models import Context, ContextVersion
 from contexts.summaries import summaries_forget, summary_request_automatic
 from contexts.versions import version_get
+from tenants.citus import citus_coordinator
 from tenants.current import connection_tenant
 from tenants.naming import quote_schema
 
@@ -252,7 +253,9 @@ def _read_shape(vendor: str) -> tuple[list[str], str, list[tuple[int, list[Any],
 def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     """Count a read of the contexts the condition selects (of live ones, as the caller says) and return them."""
     names, returning, converters = _read_shape(connection.vendor)
-    may_wait = "" if connection.in_atomic_block else _COUNTS_MAY_WAIT
+    # Citus refuses a volatile function in the WHERE clause of an UPDATE of a distributed table: there the counts
+    # commit durably, as any statement does.
+    may_wait = "" if connection.in_atomic_block or citus_coordinator() else _COUNTS_MAY_WAIT
     # The table named in the tenant's schema, so that the statement needs no search_path: Django's own cursor
     # (health check, error wrapping, query log) without the SET search_path django-tenants sends before each
     # statement, a round trip of its own. The session's path is left as it was, where django-tenants believes it
