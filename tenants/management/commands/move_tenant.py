@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 
 from tenants.management.base import ProjectCommand
 from tenants.management.commands.tenant_placement import size_text
-from tenants.placement import MOVE_MODES, MoveProgress, tenant_move, tenant_move_check
+from tenants.placement import MOVE_MODES, MoveProgress, require_citus, tenant_move, tenant_move_check
 from tenants.services import tenant_get
 
 
@@ -28,6 +28,7 @@ class Command(ProjectCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        require_citus()  # before the tenant: on a single server, that is the answer whatever the slug
         tenant = tenant_get(slug=options["slug"])
         placement, _, _ = tenant_move_check(tenant=tenant, to=options["to"], mode=options["mode"])
         if options["verbosity"] >= 1:
