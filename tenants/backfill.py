@@ -264,6 +264,8 @@ class BackfillRunner:
     max_retries: int = 10
     retry_pause_s: float = 1.0  # times the attempt number, after a lock timeout or a deadlock
     observer: BackfillObserver = field(default_factory=BackfillObserver)
+    result: BackfillResult | None = field(default=None, init=False)  # the run so far, if it is interrupted
+    in_flight: SchemaOutcome | None = field(default=None, init=False)  # the schema being backfilled, so far
 
     def run(self, schema_names: Sequence[str]) -> BackfillResult:
         """Backfill each schema in turn; a failing schema is reported and the others go on."""
@@ -273,18 +275,20 @@ class BackfillRunner:
             )
         model = self.backfill.model_class
         started = time.perf_counter()
-        result = BackfillResult(self.backfill.name, len(schema_names))
+        result = self.result = BackfillResult(self.backfill.name, len(schema_names))
         states = read_fleet_state(list(schema_names))
-        with self._exclusive(), restoring_schema():
-            for index, schema_name in enumerate(schema_names, start=1):
-                state = states[schema_name]
-                if not state.has_table or self.backfill.requires not in state.applied:
-                    outcome = SchemaOutcome(schema_name, "waiting", error=f"needs {self.backfill.requires_label}")
-                else:
-                    outcome = self._run_schema(index, len(schema_names), schema_name, model)
-                result.outcomes.append(outcome)
-                self.observer.schema_finished(index, len(schema_names), outcome)
-        result.duration_s = time.perf_counter() - started
+        try:
+            with self._exclusive(), restoring_schema():
+                for index, schema_name in enumerate(schema_names, start=1):
+                    state = states[schema_name]
+                    if not state.has_table or self.backfill.requires not in state.applied:
+                        outcome = SchemaOutcome(schema_name, "waiting", error=f"needs {self.backfill.requires_label}")
+                    else:
+                        outcome = self._run_schema(index, len(schema_names), schema_name, model)
+                    result.outcomes.append(outcome)
+                    self.observer.schema_finished(index, len(schema_names), outcome)
+        finally:  # interrupted too (Ctrl-C): the command reports the run so far
+            result.duration_s = time.perf_counter() - started
         return result
 
     @contextmanager
@@ -318,10 +322,9 @@ class BackfillRunner:
         progress, _ = BackfillProgress.objects.get_or_create(backfill=self.backfill.name, schema_name=schema_name)
         if progress.finished_at is not None:
             return SchemaOutcome(schema_name, "already done", duration_s=time.perf_counter() - started)
-        outcome = SchemaOutcome(schema_name, "done", resumed_after=progress.last_pk)
+        outcome = self.in_flight = SchemaOutcome(schema_name, "done", resumed_after=progress.last_pk)
         table = f"{quote_schema(schema_name)}.{connection.ops.quote_name(model._meta.db_table)}"
         pk = connection.ops.quote_name(model._meta.pk.column)
-        connection.set_schema(schema_name)
         try:
             with connection.cursor() as cursor:
                 cursor.execute(f"SELECT min({pk}), max({pk}) FROM {table}")
@@ -330,6 +333,7 @@ class BackfillRunner:
                 # Rows after today's highest key are written by the code that is live now, which fills them.
                 progress.high_water_pk = max_pk if max_pk is not None else 0
                 progress.save(update_fields=["high_water_pk"])
+            connection.set_schema(schema_name)  # for the backfill's own statements: the ORM's, or its SQL's
             self.observer.schema_started(index, total, schema_name, first_pk, progress.high_water_pk, progress.last_pk)
             self._batches(schema_name, model, table, pk, progress, outcome)
         except _SchemaFailed as exc:
@@ -343,6 +347,7 @@ class BackfillRunner:
         if outcome.failed:
             BackfillProgress.objects.filter(pk=progress.pk).update(error=outcome.error[:2000], updated_at=timezone.now())
         outcome.duration_s = time.perf_counter() - started
+        self.in_flight = None
         return outcome
 
     def _batches(self, schema_name: str, model: type[models.Model], table: str, pk: str,

@@ -269,43 +269,62 @@ def test_a_second_run_of_the_same_backfill_is_refused_while_one_goes_on(committe
     assert not BackfillProgress.objects.exists()
 
 
-@pytest.mark.subprocess
-def test_a_run_killed_mid_way_resumes_after_its_last_committed_batch_and_redoes_none(committed):
-    tenant_create(slug="acme", name="Acme")
-    seed("tenant_acme", 5000)
+def start_child_run() -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "mcp.settings"}
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "tests.tenants.backfill_child", "test_count_visits", "--pause", "20"],
-        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
-    def batches_committed() -> int:
-        row = BackfillProgress.objects.filter(backfill=COUNT_VISITS.name).values_list("batches", flat=True).first()
-        return row or 0
 
+def batches_committed() -> int:
+    return BackfillProgress.objects.filter(backfill=COUNT_VISITS.name).values_list("batches", flat=True).first() or 0
+
+
+def stop_child_after(child: subprocess.Popen, batches: int, sig: signal.Signals) -> None:
+    """Send sig once the child has committed that many batches in all (a state of the database, not a time)."""
     try:
         deadline = time.monotonic() + 60
-        while batches_committed() < 5:  # waiting for a state of the database, not for time to pass
+        while batches_committed() < batches:
             assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the child never got to its fifth batch"
+            assert time.monotonic() < deadline, f"the child never got to batch {batches}"
             time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
+        child.send_signal(sig)
         child.wait(timeout=30)
     finally:
         if child.poll() is None:
             child.kill()
-    with connection.cursor() as cursor:  # the killed session's last statements are finished or undone
+            child.wait()
+    with connection.cursor() as cursor:  # the stopped session's last statements are finished or undone
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND application_name = 'mcp' AND state <> 'idle'"
         )
         assert cursor.fetchone()[0] == 0
 
+
+@pytest.mark.subprocess
+def test_runs_interrupted_by_ctrl_c_and_killed_resume_after_their_last_committed_batch_and_redo_none(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 5000)
+
+    first = start_child_run()
+    stop_child_after(first, 3, signal.SIGINT)  # Ctrl-C: one line, exit 130, committed batches kept
+    at_interrupt = BackfillProgress.objects.get(backfill=COUNT_VISITS.name)
+    stderr = first.stderr.read()
+    assert first.returncode == 130, stderr
+    assert stderr.strip() == (
+        f"CommandError: Interrupted after 0 schema(s) done and {at_interrupt.rows:,} rows (tenant_acme stopped "
+        f"after {at_interrupt.rows:,}); every committed batch is kept. Run the same command again to resume."
+    )
+
+    second = start_child_run()
+    stop_child_after(second, at_interrupt.batches + 3, signal.SIGKILL)
     at_kill = BackfillProgress.objects.get(backfill=COUNT_VISITS.name)
-    assert at_kill.finished_at is None and 5 <= at_kill.batches < 50
+    assert at_kill.finished_at is None and at_interrupt.batches + 3 <= at_kill.batches < 50
     # The progress row and the batches committed together: exactly the recorded rows are done.
-    assert access_counts("tenant_acme") == {1: at_kill.rows, 0: 5000 - at_kill.rows}
     assert at_kill.rows == at_kill.batches * 100
+    assert access_counts("tenant_acme") == {1: at_kill.rows, 0: 5000 - at_kill.rows}
 
     recorder = Recorder()
     result = BackfillRunner(COUNT_VISITS, observer=recorder).run(["tenant_acme"])

@@ -117,10 +117,22 @@ class Command(ProjectCommand):
             max_retries=options["max_retries"], observer=observer,
         )
         try:
-            result = runner.run(schema_names)
-        finally:
-            if isinstance(observer, BarObserver):
-                observer.close()
+            try:
+                result = runner.run(schema_names)
+            finally:
+                if isinstance(observer, BarObserver):
+                    observer.close()
+        except KeyboardInterrupt:
+            # The batch in flight was rolled back with its progress row; every committed one is kept.
+            done, in_flight = runner.result, runner.in_flight
+            rows = (done.rows if done else 0) + (in_flight.rows if in_flight else 0)
+            so_far = f" after {done.count('done') if done else 0} schema(s) done and {rows:,} rows"
+            if in_flight is not None:
+                so_far += f" ({in_flight.schema_name} stopped after {in_flight.rows:,})"
+            raise CommandError(
+                f"Interrupted{so_far}; every committed batch is kept. Run the same command again to resume.",
+                returncode=130,
+            ) from None
         self._summarise(result, as_json=options["json"], verbosity=verbosity)
 
     def _list(self, schema_names: list[str], *, as_json: bool) -> None:
