@@ -57,7 +57,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
-from tenants.db_errors import backend_pid, connection_lost, sqlstate
+from tenants.db_errors import DATABASE_ERRORS, backend_pid, connection_lost, sqlstate
 from tenants.errors import TenantError, first_line
 from tenants.fleet import MigrationKey, read_fleet_state
 from tenants.models import BackfillProgress, Tenant
@@ -338,7 +338,9 @@ class BackfillRunner:
             self._batches(schema_name, model, table, pk, progress, outcome)
         except _SchemaFailed as exc:
             outcome.state, outcome.error = "failed", str(exc)
-        except Exception as exc:
+        except DATABASE_ERRORS as exc:
+            # What this schema's data or state refused (a constraint, a missing column) fails this schema only. Any
+            # other exception is a bug in the backfill's code and stops the run rather than fail every schema alike.
             if connection_lost(exc):
                 raise  # not this schema's failure; the batch in flight was rolled back, the progress row with it
             outcome.state, outcome.error = "failed", f"{exc.__class__.__name__}: {first_line(exc)}"

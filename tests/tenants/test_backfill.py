@@ -245,6 +245,51 @@ def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_
     assert access_counts("tenant_acme") == {1: 300}
 
 
+def test_a_schema_whose_data_the_database_refuses_fails_alone_and_the_next_goes_on(committed):
+    from tenants.backfill import Backfill
+
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 150)
+    seed("tenant_globex", 150)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tenant_acme.contexts SET key = 'refused' WHERE key = 'key-120'")
+    # version >= 1 is a check constraint: the row 'refused', in acme's second batch, would break it.
+    lower_versions = Backfill(
+        name="test_lower_versions", model="contexts.Context", requires=COUNT_VISITS.requires, batch_size=100,
+        sql="UPDATE contexts SET access_count = 1, version = CASE key WHEN 'refused' THEN 0 ELSE version END "
+            "WHERE id > %(after)s AND id <= %(upto)s",
+    )
+
+    result = BackfillRunner(lower_versions).run(["tenant_acme", "tenant_globex"])
+
+    acme, globex = result.outcomes
+    assert acme.state == "failed" and "contexts_version_positive" in acme.error and acme.error.startswith("IntegrityError")
+    assert (acme.batches, globex.state, globex.rows) == (1, "done", 150)
+    assert access_counts("tenant_acme") == {1: 100, 0: 50}  # its first batch is kept, the refused one undone
+    assert "contexts_version_positive" in BackfillProgress.objects.get(schema_name="tenant_acme").error
+
+
+def test_a_batch_that_runs_past_the_statement_timeout_is_tried_again_at_half_the_size(committed):
+    from tenants.backfill import Backfill
+
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 10)
+    # A slow statement, made so on the server: 50 ms a row.
+    slow = Backfill(
+        name="test_slow_rows", model="contexts.Context", requires=COUNT_VISITS.requires, batch_size=8,
+        sql="UPDATE contexts SET access_count = access_count + 1 WHERE id > %(after)s AND id <= %(upto)s "
+            "AND pg_sleep(0.05) IS NOT NULL",
+    )
+    observer = Recorder()
+
+    result = BackfillRunner(slow, statement_timeout_ms=150, retry_pause_s=0, observer=observer).run(["tenant_acme"])
+
+    assert [retry.sqlstate for retry in observer.retries] == ["57014", "57014"]  # 8 rows, then 4, were too slow
+    assert [batch.rows for batch in observer.batches] == [2, 2, 2, 2, 2]
+    assert result.outcomes[0].state == "done" and access_counts("tenant_acme") == {1: 10}
+
+
 def test_a_backfill_refuses_to_run_inside_a_transaction(db):
     with pytest.raises(BackfillError, match="cannot run inside a transaction"):
         BackfillRunner(COUNT_VISITS).run([])
