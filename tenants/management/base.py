@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,6 +14,7 @@ from audit.request_id import command_actor_label
 from tenants.db_errors import CLOSED_CONNECTION_ERRORS, DATABASE_ERRORS, connection_lost, first_loss, sqlstate
 from tenants.errors import TenantError, first_line
 from tenants.schema_switch import restoring_schema
+from tenants.session_database import session_database
 
 # What to do about the refusals an operator meets most.
 SQLSTATE_HINTS = {
@@ -99,6 +100,10 @@ class OneLineCommandParser(CommandParser):
 class ProjectCommand(BaseCommand):
     """A command whose refusals print one line on stderr and exit non-zero."""
 
+    # A command that holds session state (the migration lock, a transaction per schema) runs on
+    # MIGRATION_DATABASE_URL when it is set, and refuses to run through a transaction pooler without it.
+    needs_session = False
+
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = OneLineCommandParser  # Django builds a CommandParser and offers no hook for the class
@@ -106,7 +111,8 @@ class ProjectCommand(BaseCommand):
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         with errors_in_one_line(traceback=bool(options.get("traceback"))):
-            return super().execute(*args, **options)
+            with session_database() if self.needs_session else nullcontext():
+                return super().execute(*args, **options)
 
     @property
     def actor_label(self) -> str:

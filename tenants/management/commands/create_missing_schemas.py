@@ -11,6 +11,7 @@ from tenants.schema_switch import restoring_schema
 
 
 class Command(ProjectCommand, CreateMissingSchemasCommand):
+    needs_session = True  # runs migrations (tenants.session_database: MIGRATION_DATABASE_URL, no transaction pooler)
     help = (
         "Create, empty, the schema of every tenant whose schema does not exist, and migrate it. "
         "Restore its data from a backup instead if you have one (pg_restore -n tenant_<slug>)."

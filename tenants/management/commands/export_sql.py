@@ -12,6 +12,7 @@ from tenants.sql_export import BASE_FILE, TENANT_FILE, ExportError, base_schema_
 
 
 class Command(ProjectCommand):
+    needs_session = True  # runs migrations (tenants.session_database: MIGRATION_DATABASE_URL, no transaction pooler)
     help = (
         f"Write {BASE_FILE} (the public schema) and {TENANT_FILE} (one tenant schema, named with "
         "`psql -v schema=tenant_<slug>`) into --output-dir. With --tenant SLUG, print instead the tenant SQL "

@@ -30,6 +30,7 @@ from tenants.services import ensure_public_tenant
 
 
 class Command(ProjectCommand, MigrateSchemasCommand):
+    needs_session = True  # runs migrations (tenants.session_database: MIGRATION_DATABASE_URL, no transaction pooler)
     help = (
         "Migrate the public schema (--shared), every tenant schema (--tenant), or one (--schema, or the "
         "TENANT_ID environment variable holding a slug or schema name); with none of these, all of them. "

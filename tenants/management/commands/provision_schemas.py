@@ -14,6 +14,7 @@ from tenants.progress import PROGRESS_MODES, RunDisplay, run_display
 
 
 class Command(ProjectCommand):
+    needs_session = True  # runs migrations (tenants.session_database: MIGRATION_DATABASE_URL, no transaction pooler)
     help = (
         "Top the pool of ready tenant schemas up to --count. create_tenant claims one and renames it; "
         "pooled schemas are migrated by migrate_schemas with the tenants."
