@@ -116,11 +116,16 @@ def test_a_transaction_sets_its_path_for_itself_alone(acme_committed):
     assert session_search_path() == before  # SET LOCAL ended with the transaction
 
 
-def test_a_statement_that_refuses_a_transaction_block_gets_the_session_path_before_it(acme_committed):
+def test_ddl_in_autocommit_is_sent_alone_after_a_session_set(acme_committed):
+    """Some DDL refuses any transaction block, and Citus forwards a DDL string to its workers as it is."""
+    from django.test.utils import CaptureQueriesContext
     from django_tenants.utils import tenant_context
 
-    with tenant_context(acme_committed), connection.cursor() as cursor:
+    with tenant_context(acme_committed), CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
         cursor.execute('CREATE INDEX CONCURRENTLY "contexts_title_test" ON "contexts" ("title")')
+    assert [query["sql"] for query in captured.captured_queries] == [
+        'CREATE INDEX CONCURRENTLY "contexts_title_test" ON "contexts" ("title")'
+    ]
     with connection.cursor() as cursor:
         cursor.execute("SELECT schemaname FROM pg_indexes WHERE indexname = 'contexts_title_test'")
         assert cursor.fetchone() == ("tenant_acme",)

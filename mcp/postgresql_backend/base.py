@@ -32,13 +32,16 @@ django-tenants' TENANT_LIMIT_SET_CALLS caches a session's path, which is
 exactly what a pooler breaks. One place, here, covers every door (REST, MCP,
 admin, commands, the worker), because they all get their cursors from it.
 
-What cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …)
-still gets django-tenants' session-level SET before it: that is migration
-work, which holds session state anyway (the advisory lock) and connects
-directly (MIGRATION_DATABASE_URL; tenants.session_database refuses to run it
-through a transaction pooler). So do named (server-side) cursors, which is why
-the settings disable them (DISABLE_SERVER_SIDE_CURSORS, as Django advises
-behind PgBouncer).
+Only queries and DML carry it in autocommit. DDL and utility commands there
+get django-tenants' session-level SET before them instead: some refuse any
+transaction block (CREATE INDEX CONCURRENTLY, VACUUM), and Citus forwards a
+DDL command's query string to its workers as it is, where two statements are
+refused. DDL in autocommit is migration work (requests and the worker change
+schemas inside transactions), which holds session state anyway (the advisory
+lock) and connects directly (MIGRATION_DATABASE_URL; tenants.session_database
+refuses to run it through a transaction pooler). Named (server-side) cursors
+get the session SET too, which is why the settings disable them
+(DISABLE_SERVER_SIDE_CURSORS, as Django advises behind PgBouncer).
 
 The health check, at most once a second per connection
 -------------------------------------------------------
@@ -73,13 +76,10 @@ from psycopg2 import sql as psycopg2_sql
 
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
-# Statements PostgreSQL refuses inside a transaction block, implicit ones (a multi-statement string) included:
-# they cannot carry SET LOCAL with them, and get a session-level SET before them instead (migration work only).
-_REFUSES_TRANSACTION_BLOCK = re.compile(
-    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*"
-    r"(?:CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY|DROP\s+INDEX\s+CONCURRENTLY|REINDEX|VACUUM|CLUSTER"
-    r"|(?:CREATE|ALTER|DROP)\s+(?:DATABASE|TABLESPACE|SUBSCRIPTION)|ALTER\s+SYSTEM|DISCARD"
-    r"|(?:COMMIT|ROLLBACK)\s+PREPARED|ALTER\s+TABLE\b[^;]*\bDETACH\s+PARTITION\b[^;]*\bCONCURRENTLY)\b",
+# The statements that carry the path with them in autocommit: queries and DML, which PostgreSQL runs in the
+# implicit transaction of a multi-statement string (Django may open a compound query with a parenthesis).
+_CARRIES_PATH = re.compile(
+    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE)\b",
     re.IGNORECASE | re.DOTALL,
 )
 
@@ -106,8 +106,10 @@ class PathCarryingCursor:
             sql = sql.as_string(self._cursor)
         elif isinstance(sql, bytes):
             sql = sql.decode()
-        if _REFUSES_TRANSACTION_BLOCK.match(sql):
-            self._cursor.execute(self._set_session)  # as django-tenants does: a direct connection's migration work
+        if not _CARRIES_PATH.match(sql):
+            # DDL and utility commands: some refuse a transaction block (CREATE INDEX CONCURRENTLY, VACUUM), and
+            # Citus forwards a DDL string to its workers as it is. Migration work, on a direct connection.
+            self._cursor.execute(self._set_session)
             return None
         return self._set_local + sql
 
