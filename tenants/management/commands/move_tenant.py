@@ -39,10 +39,10 @@ class Command(ProjectCommand):
 
         def report(progress: MoveProgress) -> None:
             if options["verbosity"] >= 1:
-                share = f" ({100 * progress.copied_bytes / progress.total_bytes:.0f} %)" if progress.total_bytes else ""
-                self.stdout.write(
-                    f"  {progress.status}: {size_text(progress.copied_bytes)} of {size_text(progress.total_bytes)}{share}"
-                )
+                # The copy's indexes may make it a little larger than the source: it is done, not past done.
+                copied = min(progress.copied_bytes, progress.total_bytes)
+                share = f" ({100 * copied / progress.total_bytes:.0f} %)" if progress.total_bytes else ""
+                self.stdout.write(f"  {progress.status}: {size_text(copied)} of {size_text(progress.total_bytes)}{share}")
 
         move = tenant_move(tenant=tenant, to=options["to"], mode=options["mode"], actor_label=self.actor_label,
                            report=report)
