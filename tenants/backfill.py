@@ -57,6 +57,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
+from audit.services import audit_record
 from tenants.db_errors import DATABASE_ERRORS, backend_pid, connection_lost, sqlstate
 from tenants.errors import TenantError, first_line
 from tenants.fleet import MigrationKey, read_fleet_state
@@ -279,6 +280,8 @@ class BackfillRunner:
         states = read_fleet_state(list(schema_names))
         try:
             with self._exclusive(), restoring_schema():
+                audit_record(action="backfill.started", details={"backfill": self.backfill.name,
+                                                                 "schemas": len(schema_names)})
                 for index, schema_name in enumerate(schema_names, start=1):
                     state = states[schema_name]
                     if not state.has_table or self.backfill.requires not in state.applied:
@@ -289,6 +292,17 @@ class BackfillRunner:
                     self.observer.schema_finished(index, len(schema_names), outcome)
         finally:  # interrupted too (Ctrl-C): the command reports the run so far
             result.duration_s = time.perf_counter() - started
+        failed = result.failed
+        audit_record(
+            action="backfill.failed" if failed else "backfill.finished",
+            outcome="failure" if failed else "success",
+            details={
+                "backfill": self.backfill.name, "duration_ms": round(result.duration_s * 1000), "rows": result.rows,
+                "schemas": result.total, "done": result.count("done"), "already_done": result.count("already done"),
+                "waiting": result.count("waiting"),
+                "failures": [{"schema": outcome.schema_name, "error": outcome.error} for outcome in failed],
+            },
+        )
         return result
 
     @contextmanager

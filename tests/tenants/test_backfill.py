@@ -128,6 +128,13 @@ def test_every_row_is_changed_once_a_batch_at_a_time_each_committed_and_holding_
     assert (progress.rows, progress.batches, progress.last_pk) == (1000, 10, acme[-1].upto)
     assert progress.finished_at is not None
 
+    # The run is in the audit log, with what it did.
+    from audit.models import AuditLog
+
+    entries = list(AuditLog.objects.filter(action__startswith="backfill.").order_by("id"))
+    assert [entry.action for entry in entries] == ["backfill.started", "backfill.finished"]
+    assert entries[1].details["rows"] == 1250 and entries[1].details["done"] == 2 and entries[1].outcome == "success"
+
     # A second run does nothing: the schemas are recorded as done.
     again = BackfillRunner(COUNT_VISITS).run(["tenant_acme", "tenant_globex"])
     assert [o.state for o in again.outcomes] == ["already done", "already done"]
@@ -234,6 +241,10 @@ def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_
 
     acme, globex = result.outcomes
     assert acme.state == "failed" and "met 3 lock timeouts" in acme.error
+    from audit.models import AuditLog
+
+    entry = AuditLog.objects.get(action="backfill.failed")
+    assert entry.outcome == "failure" and entry.details["failures"] == [{"schema": "tenant_acme", "error": acme.error}]
     assert globex.state == "done"
     assert access_counts("tenant_acme") == {1: 100, 0: 200}  # the first batch is kept
     progress = BackfillProgress.objects.get(schema_name="tenant_acme")
