@@ -20,6 +20,7 @@ pipelining would.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlparse
 from django.db import connection
@@ -48,7 +49,7 @@ def split_statements(sql: str) -> list[str]:
     return _split[sql]
 
 
-def execute_each(raw_cursor: object, statements: Iterable[str]) -> None:
-    """Send statements one at a time on a driver cursor: each reaches a Citus worker as a single command."""
+def execute_each(cursor: Any, statements: Iterable[str]) -> None:
+    """Send statements one at a time on a cursor (Django's or the driver's): each reaches a worker as one command."""
     for statement in statements:
-        raw_cursor.execute(statement)  # type: ignore[attr-defined]
+        cursor.execute(statement)
