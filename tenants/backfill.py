@@ -210,6 +210,7 @@ class BackfillResult:
     total: int
     outcomes: list[SchemaOutcome] = field(default_factory=list)
     duration_s: float = 0.0
+    forgotten: int = 0  # progress rows deleted first (restart)
 
     def count(self, state: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.state == state)
@@ -264,6 +265,7 @@ class BackfillRunner:
     statement_timeout_ms: int = 30_000
     max_retries: int = 10
     retry_pause_s: float = 1.0  # times the attempt number, after a lock timeout or a deadlock
+    restart: bool = False  # forget the recorded progress in these schemas first (taken the run's lock)
     observer: BackfillObserver = field(default_factory=BackfillObserver)
     result: BackfillResult | None = field(default=None, init=False)  # the run so far, if it is interrupted
     in_flight: SchemaOutcome | None = field(default=None, init=False)  # the schema being backfilled, so far
@@ -280,8 +282,11 @@ class BackfillRunner:
         states = read_fleet_state(list(schema_names))
         try:
             with self._exclusive(), restoring_schema():
-                audit_record(action="backfill.started", details={"backfill": self.backfill.name,
-                                                                 "schemas": len(schema_names)})
+                if self.restart:  # under the lock: a run going on would find its progress rows gone
+                    result.forgotten = backfill_forget(self.backfill, schema_names)
+                audit_record(action="backfill.started", details={
+                    "backfill": self.backfill.name, "schemas": len(schema_names), "restart": self.restart,
+                })
                 for index, schema_name in enumerate(schema_names, start=1):
                     state = states[schema_name]
                     if not state.has_table or self.backfill.requires not in state.applied:

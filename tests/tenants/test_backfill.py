@@ -613,6 +613,7 @@ def test_on_a_terminal_the_command_draws_a_bar_then_the_summary_and_lines_when_a
                  stderr=StringIO())
     assert "Backfilling" not in lines.getvalue() and "[1/1] tenant_acme  done  250 rows in 3 batches" in lines.getvalue()
     assert access_counts("tenant_acme") == {2: 250}  # --restart forgot the progress: the same rows, once more
+    assert "Forgot the progress of test_count_visits in 1 schema(s) first (--restart)." in lines.getvalue()
 
 
 def test_json_reports_the_run_for_scripts(committed, test_backfills):

@@ -17,7 +17,6 @@ from tenants.backfill import (
     BatchDone,
     BatchRetry,
     SchemaOutcome,
-    backfill_forget,
     backfill_status,
     get_backfill,
     registered_backfills,
@@ -55,7 +54,7 @@ class Command(ProjectCommand):
         parser.add_argument("--batch-size", type=positive_int, help="Rows a batch (default: the backfill's own).")
         parser.add_argument(
             "--pause", type=non_negative_int, default=settings.BACKFILL_PAUSE_MS,
-            help="Milliseconds to rest between batches, and after a lock timeout times the attempt "
+            help="Milliseconds to rest between batches; after a lock timeout, this (at least 100) times the attempt "
                  "(default: %(default)s, BACKFILL_PAUSE_MS).",
         )
         parser.add_argument(
@@ -102,19 +101,20 @@ class Command(ProjectCommand):
             if options["check"] and not status.complete:
                 raise SystemExit(1)
             return
-        if options["restart"]:
-            forgotten = backfill_forget(backfill, schema_names)
-            self.stderr.write(f"Forgot the progress of {backfill.name} in {forgotten} schema(s).")
         verbosity = int(options["verbosity"])
         # With --json, stdout carries the document alone; the progress goes to stderr.
         human = self.stderr if options["json"] else self.stdout
-        mode = options["progress"]
-        bar = verbosity >= 1 and (mode == "bar" or (mode == "auto" and human.isatty()))
-        observer: BackfillObserver = BarObserver(human) if bar else LineObserver(human, self.style, verbosity=verbosity)
+        observer = self._observer(human, mode=options["progress"], verbosity=verbosity)
         runner = BackfillRunner(
-            backfill, batch_size=options["batch_size"], pause_s=options["pause"] / 1000, retry_pause_s=max(options["pause"], 100) / 1000,
-            lock_timeout_ms=options["lock_timeout"], statement_timeout_ms=options["statement_timeout"],
-            max_retries=options["max_retries"], observer=observer,
+            backfill,
+            batch_size=options["batch_size"],
+            pause_s=options["pause"] / 1000,
+            retry_pause_s=max(options["pause"], 100) / 1000,
+            lock_timeout_ms=options["lock_timeout"],
+            statement_timeout_ms=options["statement_timeout"],
+            max_retries=options["max_retries"],
+            restart=options["restart"],
+            observer=observer,
         )
         try:
             try:
@@ -123,17 +123,28 @@ class Command(ProjectCommand):
                 if isinstance(observer, BarObserver):
                     observer.close()
         except KeyboardInterrupt:
-            # The batch in flight was rolled back with its progress row; every committed one is kept.
-            done, in_flight = runner.result, runner.in_flight
-            rows = (done.rows if done else 0) + (in_flight.rows if in_flight else 0)
-            so_far = f" after {done.count('done') if done else 0} schema(s) done and {rows:,} rows"
-            if in_flight is not None:
-                so_far += f" ({in_flight.schema_name} stopped after {in_flight.rows:,})"
-            raise CommandError(
-                f"Interrupted{so_far}; every committed batch is kept. Run the same command again to resume.",
-                returncode=130,
-            ) from None
+            raise self._interrupted(runner) from None
+        if result.forgotten:
+            human.write(f"Forgot the progress of {backfill.name} in {result.forgotten} schema(s) first (--restart).")
         self._summarise(result, as_json=options["json"], verbosity=verbosity)
+
+    def _observer(self, human: OutputWrapper, *, mode: str, verbosity: int) -> BackfillObserver:
+        """A bar on a terminal (or when asked for), else lines; verbosity 0 is always lines (failures only)."""
+        if verbosity >= 1 and (mode == "bar" or (mode == "auto" and human.isatty())):
+            return BarObserver(human)
+        return LineObserver(human, self.style, verbosity=verbosity)
+
+    def _interrupted(self, runner: BackfillRunner) -> CommandError:
+        """Say how far an interrupted run got; the batch in flight was rolled back with its progress row."""
+        done, in_flight = runner.result, runner.in_flight
+        rows = (done.rows if done else 0) + (in_flight.rows if in_flight else 0)
+        so_far = f" after {done.count('done') if done else 0} schema(s) done and {rows:,} rows"
+        if in_flight is not None:
+            so_far += f" ({in_flight.schema_name} stopped after {in_flight.rows:,})"
+        return CommandError(
+            f"Interrupted{so_far}; every committed batch is kept. Run the same command again to resume.",
+            returncode=130,
+        )
 
     def _list(self, schema_names: list[str], *, as_json: bool) -> None:
         statuses = [backfill_status(backfill, schema_names) for backfill in registered_backfills().values()]
