@@ -40,7 +40,9 @@ batch that waits longer than lock_timeout for a lock (a row a request holds)
 gives up, which frees whoever queued behind it, and is tried again after a
 pause, up to max_retries; a batch that exceeds statement_timeout is tried again
 at half the size. Nothing is held between batches but the session's advisory
-lock, which holds no row or table.
+lock, which holds no row or table. So a migration run may go on beside a
+backfill: its ALTER TABLE waits for one batch at most, and the backfill's
+next batch, queued behind the ALTER, gives up at its lock_timeout and retries.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def get_backfill(name: str) -> Backfill:
     """Return the backfill registered under name; raise UnknownBackfill listing those that are."""
     backfills = registered_backfills()
     if name not in backfills:
-        known = ", ".join(backfills) or "none is registered"
-        raise UnknownBackfill(f"No backfill is named {name!r} (registered: {known}).")
+        known = f"registered: {', '.join(backfills)}" if backfills else "none is registered"
+        raise UnknownBackfill(f"No backfill is named {name!r} ({known}).")
     return backfills[name]
 
 
