@@ -13,7 +13,7 @@ from tenants.fleet import MigrationGraph, read_fleet_state
 from tenants.migrator import FleetMigrator
 from tenants.models import PooledSchema, Tenant
 from tenants.pool import pool_provision
-from tenants.services import tenant_create
+from tenants.services import tenant_create, tenant_delete
 from tests.catalog import CATALOG_QUERIES, catalog
 from tests.citus.conftest import node_of, workers
 from tests.fleet_migrations import REAL_MIGRATIONS
@@ -107,11 +107,11 @@ def test_a_tenant_created_from_the_pool_is_the_pooled_distributed_schema_renamed
     (left,) = PooledSchema.objects.values_list("schema_name", flat=True)
     (claimed,) = set(pooled) - {left}
     assert assert_placed_on_a_worker(tenant.schema_name) == nodes[claimed]
-    assert not is_distributed_schema_named(claimed)
+    assert not schema_exists(claimed)
     assert count_engine_paths["django"] == 0
 
 
-def is_distributed_schema_named(schema_name: str) -> bool:
+def schema_exists(schema_name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)", [schema_name])
         return cursor.fetchone()[0]
@@ -163,3 +163,15 @@ def test_the_fleet_engine_migrates_200_tenants_on_both_workers_by_replay(committ
     call_command("migrate_schemas", "--tenant", "contexts", REAL_MIGRATIONS[-1][:4], stdout=StringIO())
     assert count_engine_paths == {"django": 2, "replayed": 398, "replay_failed": 0}
     assert note_columns_by_worker(schemas) == dict.fromkeys(by_node, 0)
+
+
+def test_deleting_a_tenant_drops_its_distributed_schema_from_its_worker(make_committed_tenant):
+    tenant = make_committed_tenant("initech")
+    assert_placed_on_a_worker(tenant.schema_name)
+    tenant_delete(tenant=tenant)
+
+    assert not schema_exists(tenant.schema_name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nodename || ':' || nodeport, result FROM run_command_on_workers($$SELECT count(*) "
+                       "FROM pg_namespace WHERE nspname = 'tenant_initech'$$)")
+        assert dict(cursor.fetchall()) == dict.fromkeys(workers(), "0")
