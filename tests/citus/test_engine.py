@@ -128,6 +128,7 @@ def note_columns_by_worker(schema_names: list[str]) -> dict[str, int]:
         return {node: int(count) for node, count in cursor.fetchall()}
 
 
+@pytest.mark.timeout(600)  # 200 creations and three runs: about 40 s on a quiet machine, more on a busy one
 def test_the_fleet_engine_migrates_200_tenants_on_both_workers_by_replay(committed, settings, count_engine_paths):
     for n in range(200):
         tenant_create(slug=f"f{n:03d}", name=f"Fleet {n}")
