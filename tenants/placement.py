@@ -191,7 +191,10 @@ def tenant_move_check(*, tenant: Tenant, to: str, mode: str = "auto") -> tuple[T
         raise PlacementError(f"{target} is not an active worker of this cluster; workers: {', '.join(workers)}.")
     placements = tenant_placements(slug=tenant.slug)
     if not placements or not placements[0].distributed:
-        raise PlacementError(f"The schema of tenant {tenant.slug!r} is not a distributed schema; it cannot be moved.")
+        raise PlacementError(
+            f"The schema of tenant {tenant.slug!r} is not a distributed schema (made before schema-based sharding was "
+            f"on?): distribute it first, SELECT citus_schema_distribute('{tenant.schema_name}')."
+        )
     if placements[0].node == target:
         raise PlacementError(f"Tenant {tenant.slug!r} is already on {target}.")
     if mode == "auto":
