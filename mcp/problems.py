@@ -63,12 +63,21 @@ def problem_body(*, status: int, type_: str, title: str, detail: str, **extra: A
     return {"type": problem_type_uri(type_), "title": title, "status": status, "detail": detail, **extra}
 
 
-def problem_response(request: HttpRequest, *, status: int, type_: str, title: str, detail: str, **extra: Any) -> JsonResponse:
-    """Return a problem+json response carrying the request id."""
+# What a client may prefer to a problem document: a browser (the admin of a suspended tenant, say) gets a page.
+_FORMATS = [CONTENT_TYPE, "application/json", "text/html"]
+
+
+def problem_response(request: HttpRequest, *, status: int, type_: str, title: str, detail: str,
+                     **extra: Any) -> HttpResponse:
+    """Return a problem+json response carrying the request id; a page saying the same to a browser."""
     body = problem_body(status=status, type_=type_, title=title, detail=detail, **extra)
     request_id = getattr(request, "request_id", "")
     if request_id:
         body["request_id"] = request_id
+    # Without an Accept header, or with */*, the first of _FORMATS: API clients get the document.
+    if request.get_preferred_type(_FORMATS) == "text/html":
+        return TemplateResponse(request, "problems/response.html", {"problem": body, "slug": type_},
+                                status=status).render()
     return JsonResponse(body, status=status, content_type=CONTENT_TYPE)
 
 

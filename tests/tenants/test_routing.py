@@ -5,6 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from mcp.problems import problem_type_uri
 from tenants.models import Domain, Tenant
 from tenants.services import tenant_activate, tenant_suspend
 from tests.conftest import host_client
@@ -94,6 +95,21 @@ def test_a_suspended_tenant_host_answers_403_and_activation_restores_it(acme):
 
     tenant_activate(tenant=acme)
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_browser_on_a_suspended_tenant_host_gets_a_page_saying_so(acme):
+    client = host_client("acme.localhost")
+    tenant_suspend(tenant=acme, reason="unpaid")
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+    page = client.get("/admin/", HTTP_ACCEPT=browser)
+    document = client.get("/admin/", HTTP_ACCEPT="*/*")
+
+    assert (page.status_code, page["Content-Type"]) == (403, "text/html; charset=utf-8")
+    text = page.content.decode()
+    assert "<h1>Tenant suspended</h1>" in text and "The tenant &#x27;acme&#x27; is suspended" in text
+    assert page["X-Request-ID"] in text and f'href="{problem_type_uri("tenant-suspended")}"' in text
+    assert (document.status_code, document["Content-Type"]) == (403, "application/problem+json")
 
 
 def test_suspending_one_tenant_leaves_the_others_served(acme, globex):
