@@ -1,0 +1,169 @@
+"""Benchmark get-by-key through PgBouncer in transaction mode beside direct persistent connections, in one run.
+
+    python bench/pooling.py                       # 20 tenants x 200 contexts, concurrency 64, 16 gunicorn workers
+    python bench/pooling.py --seconds 20 --pool-size 10
+
+One run on a fresh database (mcp_bench_pooling, dropped and created on the
+server of DATABASE_URL, which must be reached over TCP): tenants made as
+bench/api.py makes them (its seed, load generator and gunicorn; imported, not
+copied). Then two gunicorns serve the project (DEBUG off, REDIS_URL on a
+redis-server started for the run when one is installed, else the database
+cache), both with persistent connections (CONN_MAX_AGE, as production):
+
+    direct      DATABASE_URL at PostgreSQL
+    pgbouncer   DATABASE_URL at Debian's pgbouncer (pool_mode = transaction,
+                default_pool_size = --pool-size), started for the run
+
+and the load generator keeps --concurrency requests in flight against each in
+turn, --rounds rounds of --seconds / --rounds each, so that whatever else the
+machine does weighs on both alike. Measured: GET /api/v1/contexts/{key} (one
+statement, naming its schema) and GET /api/v1/contexts/ (the ORM: its
+statements carry SET LOCAL search_path, mcp/postgresql_backend). A third
+gunicorn, direct with SEARCH_PATH_PER_TRANSACTION=false (django-tenants'
+session-level SET, a round trip of its own before each cursor), prices the
+fix on a direct connection. It prints requests per second, p50 and p99 for
+each, and the ratios. With more gunicorn workers than the pool has server
+connections, the bouncer multiplexes them, as it would in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from bench.api import (  # noqa: E402
+    SETTINGS,
+    Result,
+    calls,
+    drive,
+    manage,
+    seed,
+    start_gunicorn,
+    start_redis,
+    stop,
+)
+from bench.migrations import fresh_database, server_params  # noqa: E402
+from tests.pgbouncer import run_pgbouncer  # noqa: E402
+
+BENCH_DATABASE = "mcp_bench_pooling"
+MEASURED = ("get", "list")
+MODES = ("direct", "pgbouncer", "direct-session-set")
+
+
+def report(rows: dict[str, dict[str, Result]], args: argparse.Namespace, load: tuple[float, float]) -> None:
+    """The table, then the ratios: through the bouncer against direct, and the fix's price on direct."""
+    print()
+    print(f"concurrency {args.concurrency}, {args.workers} gunicorn workers, PgBouncer pool of {args.pool_size} "
+          f"(transaction mode), {os.cpu_count()} cores, 1-minute load average {load[0]:.2f} -> {load[1]:.2f}")
+    print(f"{'mode':<19} {'call':<5} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for mode, by_call in rows.items():
+        for name, row in by_call.items():
+            print(f"{mode:<19} {name:<5} {len(row.latencies):>9} {row.errors:>7} {row.rps:>8.0f} "
+                  f"{row.percentile(0.50):>8.2f} {row.percentile(0.99):>8.2f}")
+            if row.errors:
+                print(f"{'':<25} statuses: {dict(sorted(row.statuses.items()))}")
+    print()
+    for name in MEASURED:
+        direct, pooled = rows["direct"][name], rows["pgbouncer"][name]
+        print(f"{name}: pgbouncer / direct throughput = {pooled.rps / direct.rps:.2f}, "
+              f"p99 {pooled.percentile(0.99):.1f} ms against {direct.percentile(0.99):.1f} ms")
+    if "direct-session-set" in rows:
+        fixed, unfixed = rows["direct"]["list"], rows["direct-session-set"]["list"]
+        print(f"list on direct connections: SET LOCAL carried with each statement {fixed.rps:.0f} req/s, "
+              f"django-tenants' session SET {unfixed.rps:.0f} req/s ({fixed.rps / unfixed.rps:.2f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=20, help="How many tenants (default 20).")
+    parser.add_argument("--contexts", type=int, default=200, help="Contexts per tenant (default 200).")
+    parser.add_argument("--concurrency", type=int, default=64, help="Requests in flight (default 64).")
+    parser.add_argument("--workers", type=int, default=16, help="gunicorn sync workers per server (default 16).")
+    parser.add_argument("--pool-size", type=int, default=10, help="PgBouncer's default_pool_size (default 10).")
+    parser.add_argument("--seconds", type=float, default=12.0, help="Measured seconds per call and mode (default 12).")
+    parser.add_argument("--rounds", type=int, default=4, help="Turns each mode takes, interleaved (default 4).")
+    parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds before each (default 1.5).")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="At most this many per call and mode.")
+    parser.add_argument("--no-session-set", action="store_true",
+                        help="Skip the direct run with django-tenants' session-level SET (the fix's price).")
+    args = parser.parse_args()
+    for name in ("tenants", "contexts", "concurrency", "workers", "pool_size", "rounds", "max_requests"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+    server = server_params()
+    if server["host"].startswith("/"):
+        raise SystemExit("PgBouncer is started here in front of PostgreSQL over TCP: set DATABASE_URL to a "
+                         "postgres://…@host:port/… URL (the embedded server listens on a Unix socket only).")
+    database_url = fresh_database(server, BENCH_DATABASE)
+    setup_env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": SETTINGS,
+                 "LOG_LEVEL": "WARNING"}
+    setup_env.pop("REDIS_URL", None)
+    manage(setup_env, "migrate_schemas", "--shared", "-v", "0")
+    os.environ.update({key: setup_env[key] for key in ("DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE",
+                                                       "LOG_LEVEL")})
+    os.environ.pop("REDIS_URL", None)
+    print(f"Pooling benchmark: {args.tenants} tenants x {args.contexts} contexts", flush=True)
+    tenants = seed(args.tenants, args.contexts)
+    the_calls = [call for call in calls(tenants, args.contexts, args.concurrency) if call.name in MEASURED]
+    modes = [mode for mode in MODES if not (args.no_session_set and mode == "direct-session-set")]
+
+    serve_env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
+                 "DJANGO_SETTINGS_MODULE": SETTINGS, "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost",
+                 "SITE_URL": "http://localhost", "LOG_LEVEL": "WARNING"}
+    database = {"NAME": BENCH_DATABASE, "USER": server["user"], "PASSWORD": server["password"],
+                "HOST": server["host"], "PORT": server["port"]}
+    with tempfile.TemporaryDirectory(prefix="bench-pooling-") as scratch, \
+            run_pgbouncer(database, pool_mode="transaction", pool_size=args.pool_size) as bouncer:
+        scratch_dir = Path(scratch)
+        redis = start_redis(scratch_dir)
+        if redis is None:
+            print("  redis-server is not installed: the database cache holds the budgets")
+        else:
+            serve_env["REDIS_URL"] = redis[1]
+        urls = {"direct": database_url, "pgbouncer": bouncer.database_url, "direct-session-set": database_url}
+        servers = {}
+        try:
+            for mode in modes:
+                env = {**serve_env, "DATABASE_URL": urls[mode],
+                       "SEARCH_PATH_PER_TRANSACTION": "false" if mode == "direct-session-set" else "true"}
+                servers[mode] = start_gunicorn(env, args.workers, scratch_dir / f"gunicorn-{mode}.log")
+            for index, call in enumerate(the_calls):
+                for mode in modes:
+                    drive(servers[mode][1], call, concurrency=args.concurrency, seconds=args.warmup,
+                          max_requests=args.max_requests, seed_base=index)
+            rows = {mode: {call.name: Result(call.name, 0.0) for call in the_calls} for mode in modes}
+            load_before = os.getloadavg()[0]
+            for round_number in range(args.rounds):
+                for index, call in enumerate(the_calls):
+                    for mode in modes:
+                        part = drive(servers[mode][1], call, concurrency=args.concurrency,
+                                     seconds=args.seconds / args.rounds, max_requests=args.max_requests // args.rounds,
+                                     seed_base=1000 * (round_number + 1) + index)
+                        rows[mode][call.name].merge(part)
+            load = (load_before, os.getloadavg()[0])
+            for mode in modes:
+                print(f"  {mode:<19} " + "  ".join(f"{name} {row.rps:.0f} req/s" for name, row in rows[mode].items()),
+                      flush=True)
+        finally:
+            for process, _ in servers.values():
+                stop(process)
+            if redis is not None:
+                stop(redis[0])
+        for mode in modes:
+            log = (scratch_dir / f"gunicorn-{mode}.log").read_text()
+            errors = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line]
+            if errors:
+                print(f"  gunicorn ({mode}) logged {len(errors)} errors; the first:\n{errors[0]}")
+    report(rows, args, load)
+
+
+if __name__ == "__main__":
+    main()
