@@ -124,7 +124,7 @@ def test_a_wave_migrates_public_when_not_told_tenants_only_but_never_the_pool(fi
         (["--canary", "1", "--shared"], "--shared migrates public only; --tenants, --plan and --canary choose"),
         (["--tenants", "acme", "--executor", "standard"], "need the fleet executor, not 'standard'."),
         (["--plan", "free", "--fake"], "need the fleet executor, not 'standard' (which --fake selects)."),
-        (["--json", "--executor", "standard"], "--tenants, --plan, --canary and --json need the fleet executor"),
+        (["--json", "--executor", "standard"], "A wave (--tenants, --plan NAME, --canary) and --json need the fleet executor"),
     ],
 )
 def test_a_wave_that_cannot_be_run_is_refused_before_anything_runs(five_tenants, args, message):

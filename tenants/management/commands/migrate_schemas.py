@@ -189,7 +189,7 @@ def refuse_conflicting_options(options: dict[str, Any], *, wave: bool, fleet: bo
     if (wave or options.get("json")) and not fleet:
         flags = [option for flag, option in DJANGO_MIGRATE_FLAGS.items() if options.get(flag)]
         raise CommandError(
-            f"--tenants, --plan, --canary and --json need the fleet executor, not {options['executor']!r}"
+            f"A wave (--tenants, --plan NAME, --canary) and --json need the fleet executor, not {options['executor']!r}"
             + (f" (which {', '.join(flags)} selects)." if flags else ".")
         )
 
