@@ -16,10 +16,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
+from audit.request_id import current_context
+from audit.services import audit_record
 from contexts.limits import plan_limits
 from tenants.models import ApiKey, Tenant
 
@@ -124,6 +128,31 @@ def rate_limit_spend(*, api_key: ApiKey, tenant: Tenant) -> RateLimitStanding:
         return RateLimitStanding(quotas=quotas, budgets=(key_budget,))
     tenant_budget = Budget("tenant", limits.requests_per_minute_tenant, tenant_count, reset)
     return RateLimitStanding(quotas=quotas, budgets=(key_budget, tenant_budget))
+
+
+def record_refusal(*, action: str, tenant: Tenant, details: dict[str, Any]) -> Budget | None:
+    """Audit a refused credential on this tenant's host, unless its address was refused too often this minute.
+
+    Return None when it was audited (the caller answers the refusal), or the
+    spent budget (the caller answers 429 with its reset as Retry-After). Anyone
+    can send bad keys, and each refusal is an audit entry: past
+    REFUSED_CREDENTIALS_PER_MINUTE from one address, only the first refusal over
+    the budget is recorded (as api.refusals_throttled, once a window per address
+    and host), so that a flood of bad keys cannot become as many rows.
+    """
+    address = current_context().ip_address or "-"
+    now = _now()
+    window = int(now // WINDOW)
+    (count,) = _count([f"ratelimit:refused:{tenant.pk}:{address}:{window}"])
+    budget = Budget("refused", settings.REFUSED_CREDENTIALS_PER_MINUTE, count,
+                    max(1, math.ceil((window + 1) * WINDOW - now)))
+    if not budget.exceeded:
+        audit_record(action=action, tenant=tenant, outcome="denied", details=details)
+        return None
+    if budget.used == budget.quota + 1:
+        audit_record(action="api.refusals_throttled", tenant=tenant, outcome="denied",
+                     details={**details, "refusals_per_minute": budget.quota, "refused_action": action})
+    return budget
 
 
 def note_rate_limit(request: HttpRequest, standing: RateLimitStanding) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -19,6 +20,7 @@ from tenants.access import api_key_authenticate, require_scope
 from tenants.api_keys import api_key_touch
 from tenants.errors import AccessRefused
 from tenants.models import ApiKey
+from tenants.rate_limits import record_refusal
 
 # The scope an operation needs, by HTTP method, unless the view names its own (required_scopes).
 SCOPE_BY_METHOD = {"GET": "contexts:read", "HEAD": "contexts:read", "OPTIONS": "contexts:read"}
@@ -45,10 +47,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             api_key = api_key_authenticate(authorization=request.META.get("HTTP_AUTHORIZATION"), host_tenant=tenant)
         except AccessRefused as refusal:
-            audit_record(
-                action="api.access_refused", tenant=tenant, outcome="denied",
-                details={"reason": refusal.problem_type, "method": request.method, "path": request.path},
-            )
+            flood = record_refusal(action="api.access_refused", tenant=tenant, details={
+                "reason": refusal.problem_type, "method": request.method, "path": request.path})
+            if flood is not None:
+                raise Throttled(wait=flood.reset, detail="Too many requests with a refused API key from this "
+                                                         "address; retry later with a valid key.") from None
             raise
         holder = KeyHolder(api_key)
         note_request(api_key_id=api_key.pk, api_key_label=str(holder))

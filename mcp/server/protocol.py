@@ -55,7 +55,7 @@ from tenants.access import api_key_authenticate, require_scope
 from tenants.api_keys import api_key_touch
 from tenants.errors import AccessRefused, CredentialMissing, ScopeMissing
 from tenants.models import ApiKey, Tenant
-from tenants.rate_limits import RateLimitStanding, rate_limit_spend
+from tenants.rate_limits import RateLimitStanding, rate_limit_spend, record_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -149,9 +149,13 @@ def serve(exchange: Exchange) -> Reply:
     try:
         api_key = api_key_authenticate(authorization=exchange.authorization, host_tenant=exchange.tenant)
     except AccessRefused as refusal:
-        audit_record(action="mcp.access_refused", tenant=exchange.tenant, outcome="denied",
-                     details={"reason": refusal.problem_type, "transport": exchange.transport,
-                              "method": message.get("method") if isinstance(message, dict) else None})
+        flood = record_refusal(action="mcp.access_refused", tenant=exchange.tenant, details={
+            "reason": refusal.problem_type, "transport": exchange.transport,
+            "method": message.get("method") if isinstance(message, dict) else None})
+        if flood is not None:
+            error = McpError(RATE_LIMITED, "Too many requests with a refused API key from this address; retry "
+                                           "later with a valid key.", {"retryAfter": flood.reset})
+            return Reply(429, _error(request_id, error), {"Retry-After": str(flood.reset)})
         return _unauthorized(refusal, request_id, exchange)
     note_request(api_key_id=api_key.pk, api_key_label=str(KeyHolder(api_key)))
     api_key_touch(api_key)

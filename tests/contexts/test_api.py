@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 from audit.models import AuditLog
 from contexts.models import Context, ContextVersion, Summary
 from contexts.summaries import summary_failed
+from tenants import rate_limits
 from tenants.api_keys import api_key_create, api_key_revoke
 from tenants.models import ApiKey
 from tenants.services import tenant_suspend
@@ -410,6 +411,29 @@ def test_unknown_revoked_and_expired_keys_are_401_and_read_nothing(api, acme):
     assert stored(acme, "brief").access_count == 0
     refusals = AuditLog.objects.filter(action="api.access_refused")
     assert refusals.count() == 4 and not any(revoked_key.split("_", 2)[2] in str(e.details) for e in refusals)
+
+
+def test_a_flood_of_refused_keys_is_429_after_the_budget_and_audited_once_past_it(api, acme, globex, settings,
+                                                                               monkeypatch):
+    """Each refusal is audited up to REFUSED_CREDENTIALS_PER_MINUTE from one address; past it the answer is 429 and
+    one entry says the flood began, however long it lasts. Valid keys, and other hosts, are not held back."""
+    settings.REFUSED_CREDENTIALS_PER_MINUTE = 3
+    monkeypatch.setattr(rate_limits, "_now", lambda: 1_800_000_010.0)  # a minute that does not end in the test
+    api.create("brief")
+    forger = Api("acme.localhost", "mcpk_abcdefghijkl_" + "x" * 43)
+
+    statuses = [forger.get("contexts/brief").status_code for _ in range(6)]
+
+    assert statuses == [401, 401, 401, 429, 429, 429]
+    throttled = forger.get("contexts/brief")
+    assert (throttled.status_code, throttled["Retry-After"], problem_type(throttled)) == (429, "50", "rate-limited")
+    assert AuditLog.objects.filter(action="api.access_refused").count() == 3
+    (flood,) = AuditLog.objects.filter(action="api.refusals_throttled")
+    assert (flood.tenant_id, flood.details["reason"], flood.details["refusals_per_minute"]) == (
+        acme.pk, "credential-invalid", 3)
+    assert api.get("contexts/brief").status_code == 200
+    assert Api("globex.localhost", "mcpk_abcdefghijkl_" + "x" * 43).get("contexts/").status_code == 401
+    assert stored(acme, "brief").access_count == 1
 
 
 def test_a_missing_scope_is_403_naming_it(acme):

@@ -72,6 +72,19 @@ def test_a_refused_key_is_audited_without_its_secret(acme, globex):
     assert secret.split("_", 2)[2] not in json.dumps(entry.details) + entry.actor_label  # the secret may hold "_"
 
 
+def test_a_flood_of_refused_keys_is_429_after_the_budget(acme, settings, monkeypatch):
+    settings.REFUSED_CREDENTIALS_PER_MINUTE = 2
+    monkeypatch.setattr(rate_limits, "_now", lambda: 1_800_000_010.0)
+    forger = Mcp("acme.localhost", "mcpk_abcdefghijkl_" + "x" * 43)
+
+    answers = [forger.tool("get_context", {"key": "notes/plan"}) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [401, 401, 429, 429]
+    assert error_of(answers[2], 429)["code"] == -32029 and answers[2]["Retry-After"] == "50"
+    assert AuditLog.objects.filter(action="mcp.access_refused").count() == 2
+    assert AuditLog.objects.filter(action="api.refusals_throttled").count() == 1
+
+
 # --- one budget per key, shared with the REST API ------------------------------------------------------------
 
 @pytest.fixture
