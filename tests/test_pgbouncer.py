@@ -14,6 +14,7 @@ session-level SET search_path) shows what the fix prevents.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from contexts.models import Summary
+from contexts.models import Context, Summary
 from contexts.services import context_create
 from contexts.summaries import summary_request
 from tenants.api_keys import api_key_create
@@ -38,6 +39,7 @@ from tests.tenants.test_admin import signed_in_client
 LOAD_SCRIPT = Path(__file__).resolve().parent / "pooling_load.py"
 CONTEXTS = 5  # per tenant, the same keys in both
 ROUNDS = 40  # per load process: 40 x 8 requests
+MAX_LOADS = 5  # without the fix: loads sent until a leak shows
 LEGACY_MCP = "2025-11-25"
 
 pytestmark = pytest.mark.subprocess
@@ -108,10 +110,9 @@ def drive(port: int, made: dict[str, dict[str, Any]], scratch: Path) -> list[dic
 
 
 def request_summaries(made: dict[str, dict[str, Any]]) -> None:
+    """A summary of every context of every tenant, for the workers to make."""
     for slug in made:
         with tenant_context(made[slug]["tenant"]):
-            from contexts.models import Context
-
             for context in Context.objects.all():
                 summary_request(context=context)
 
@@ -126,8 +127,7 @@ def start_workers(env: dict[str, str]) -> list[subprocess.Popen[str]]:
 
 
 def child_env(bouncer: Bouncer, *, fixed: bool) -> dict[str, str]:
-    import os
-
+    """The environment of a child behind the bouncer, with the fix on or off."""
     return {**os.environ, "DATABASE_URL": bouncer.database_url, "DEBUG": "true",
             "SEARCH_PATH_PER_TRANSACTION": "true" if fixed else "false"}
 
@@ -163,24 +163,33 @@ def test_behind_pgbouncer_in_transaction_mode_no_door_and_no_worker_step_sees_an
 
 
 def test_without_the_fix_the_same_load_reads_another_tenants_rows(bouncer, two_tenants, tmp_path):
-    """django-tenants' session-level SET search_path behind the same bouncer: the leak the fix prevents."""
-    env = child_env(bouncer, fixed=False)
-    with start_live_server(tmp_path / "gunicorn.log", env=env, server="gunicorn", workers=3) as server:
-        reports = drive(server.port, two_tenants, tmp_path)
+    """django-tenants' session-level SET search_path behind the same bouncer: the leak the fix prevents.
 
-    leaks = [leak for report in reports for leak in report["leaks"]]
-    missing = [missing for report in reports for missing in report["missing"]]
-    print(f"\nwithout the fix: {len(leaks)} responses carried the other tenant's rows, {len(missing)} lacked their "
-          f"own, of {sum(report['sent'] for report in reports)}; by door: "
+    A leak needs another request's SET to reach a server connection between a request's SET and its query; in
+    runs here about one response in 25 showed one. The load is sent again, at most MAX_LOADS times in all,
+    until one is seen, so that a quiet scheduler cannot make the demonstration miss.
+    """
+    env = child_env(bouncer, fixed=False)
+    leaks: list[dict[str, Any]] = []
+    sent = 0
+    with start_live_server(tmp_path / "gunicorn.log", env=env, server="gunicorn", workers=3) as server:
+        for _ in range(MAX_LOADS):
+            reports = drive(server.port, two_tenants, tmp_path)
+            sent += sum(report["sent"] for report in reports)
+            leaks += [leak for report in reports for leak in report["leaks"]]
+            if leaks:
+                break
+
+    print(f"\nwithout the fix: {len(leaks)} of {sent} responses carried the other tenant's rows; by door: "
           f"{sorted({leak['request'] for leak in leaks})}")
-    assert leaks, "no leak seen: the demonstration did not reproduce django-tenants' PgBouncer leak"
+    assert leaks, f"no leak in {sent} requests: the demonstration did not reproduce django-tenants' PgBouncer leak"
     assert all(leak["request"] != "rest-get" for leak in leaks)  # the read by key names its schema: never leaks
 
 
 def test_a_migration_command_through_the_bouncer_refuses_in_one_line(bouncer):
     result = subprocess.run(
         [sys.executable, "manage.py", "migrate_schemas", "--shared"], cwd=PROJECT_DIR,
-        env={**child_env(bouncer, fixed=True)}, capture_output=True, text=True, timeout=120,
+        env=child_env(bouncer, fixed=True), capture_output=True, text=True, timeout=120,
     )
 
     assert result.returncode == 1

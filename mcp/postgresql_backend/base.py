@@ -152,11 +152,11 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         if "%" in search_path:  # the prefix would meet the driver's parameter markers; our schema names have none
             super()._handle_search_path(cursor)
             return
-        if self.get_autocommit() and cursor is not None:
-            cursor.cursor = PathCarryingCursor(cursor.cursor, search_path)
-            return
-        if self.get_autocommit():  # a named cursor: server-side cursors are off (settings), so never in a request
-            super()._handle_search_path(cursor)
+        if self.get_autocommit():
+            if cursor is None:  # a named cursor: server-side cursors are off (settings), so never in a request
+                super()._handle_search_path(cursor)
+            else:
+                cursor.cursor = PathCarryingCursor(cursor.cursor, search_path)
             return
         # In a transaction: until it ends (or the savepoint around it is rolled back), as django-tenants' SET but
         # never outliving it on the server connection.
