@@ -197,7 +197,7 @@ def tenant_move_check(*, tenant: Tenant, to: str, mode: str = "auto") -> tuple[T
         )
     if placements[0].node == target:
         raise PlacementError(f"Tenant {tenant.slug!r} is already on {target}.")
-    if mode == "auto":
+    if mode != "block_writes":  # auto and force_logical copy by logical replication
         _require_logical_replication()
     return placements[0], host, port
 
