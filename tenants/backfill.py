@@ -52,7 +52,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from django.apps import apps
 from django.db import connection, models, transaction
@@ -72,6 +72,7 @@ LOCK_TIMEOUT = "55P03"  # lock_not_available: lock_timeout, or NOWAIT
 DEADLOCK = "40P01"
 QUERY_CANCELED = "57014"  # statement_timeout
 RETRYABLE = {LOCK_TIMEOUT, DEADLOCK}
+_T = TypeVar("_T")
 # The first key of the two-key advisory locks that keep two runs of one backfill apart ("mcb").
 BACKFILL_LOCK_CLASS = 0x6D6362
 
@@ -347,14 +348,18 @@ class BackfillRunner:
         table = f"{quote_schema(schema_name)}.{connection.ops.quote_name(model._meta.db_table)}"
         pk = connection.ops.quote_name(model._meta.pk.column)
         try:
-            with connection.cursor() as cursor:
+            connection.set_schema(schema_name)  # for the backfill's own statements: the ORM's, or its SQL's
+
+            def key_range(cursor: Any, retries: int) -> tuple[int | None, int | None]:
+                # The index's two ends; even this waits for a table lock (a migration's ALTER): bounded too.
                 cursor.execute(f"SELECT min({pk}), max({pk}) FROM {table}")
-                first_pk, max_pk = cursor.fetchone()
+                return cursor.fetchone()
+
+            (first_pk, max_pk), _ = self._short_transaction(schema_name, outcome, key_range)
             if progress.high_water_pk is None:
                 # Rows after today's highest key are written by the code that is live now, which fills them.
                 progress.high_water_pk = max_pk if max_pk is not None else 0
-                progress.save(update_fields=["high_water_pk"])
-            connection.set_schema(schema_name)  # for the backfill's own statements: the ORM's, or its SQL's
+                BackfillProgress.objects.filter(pk=progress.pk).update(high_water_pk=progress.high_water_pk)
             self.observer.schema_started(index, total, schema_name, first_pk, progress.high_water_pk, progress.last_pk)
             self._batches(schema_name, model, table, pk, progress, outcome)
         except _SchemaFailed as exc:
@@ -373,43 +378,64 @@ class BackfillRunner:
         self.in_flight = None
         return outcome
 
-    def _batches(self, schema_name: str, model: type[models.Model], table: str, pk: str,
-                 progress: BackfillProgress, outcome: SchemaOutcome) -> None:
-        batch_size = self.batch_size or self.backfill.batch_size
-        high_water: int = progress.high_water_pk or 0
-        after = progress.last_pk
+    def _short_transaction(
+        self, schema_name: str, outcome: SchemaOutcome, work: Callable[[Any, int], _T],
+        *, shrink: Callable[[], None] | None = None,
+    ) -> tuple[_T, int]:
+        """Run work(cursor, retries so far) in a transaction of its own, under SET LOCAL lock and statement timeouts.
+
+        A lock timeout or a deadlock rolls it back, and it is tried again after a pause, up to max_retries;
+        a statement timeout calls shrink (which raises when it cannot) and tries again, or counts as a lock
+        timeout without one. Return work's value and how many attempts failed before it.
+        """
         attempt = 0
-        unrecorded_retries = 0
         while True:
             attempt_started = time.perf_counter()
             try:
-                with transaction.atomic():
-                    committed = self._one_batch(model, table, pk, progress.pk, after, high_water, batch_size,
-                                                unrecorded_retries)
-            except Exception as exc:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                        [f"{self.lock_timeout_ms}ms", f"{self.statement_timeout_ms}ms"],
+                    )
+                    value = work(cursor, attempt)
+                return value, attempt
+            except DATABASE_ERRORS as exc:
                 code = sqlstate(exc)
                 if connection_lost(exc) or code not in RETRYABLE | {QUERY_CANCELED}:
                     raise
                 attempt += 1
-                unrecorded_retries += 1
                 outcome.retries += 1
                 self.observer.batch_retry(BatchRetry(
-                    schema_name, attempt, code, first_line(exc), (time.perf_counter() - attempt_started) * 1000
+                    schema_name, attempt, code or "", first_line(exc), (time.perf_counter() - attempt_started) * 1000
                 ))
-                if code == QUERY_CANCELED:
-                    if batch_size == 1:
-                        raise _SchemaFailed(
-                            f"one row takes longer than statement_timeout ({self.statement_timeout_ms} ms) "
-                            f"after key {after}"
-                        ) from None
-                    batch_size = max(1, batch_size // 2)
+                if code == QUERY_CANCELED and shrink is not None:
+                    shrink()
                 elif attempt > self.max_retries:
                     raise _SchemaFailed(
-                        f"the batch after key {after} met {attempt} lock timeouts or deadlocks "
-                        f"(lock_timeout {self.lock_timeout_ms} ms); a long transaction holds its rows: retry later"
+                        f"a batch met {attempt} lock timeouts or deadlocks (lock_timeout {self.lock_timeout_ms} ms); "
+                        "a long transaction holds its rows or its table: retry later"
                     ) from None
                 time.sleep(self.retry_pause_s * attempt)
-                continue
+
+    def _batches(self, schema_name: str, model: type[models.Model], table: str, pk: str,
+                 progress: BackfillProgress, outcome: SchemaOutcome) -> None:
+        high_water: int = progress.high_water_pk or 0
+        size = [self.batch_size or self.backfill.batch_size]
+        after = progress.last_pk
+
+        def shrink() -> None:
+            if size[0] == 1:
+                raise _SchemaFailed(
+                    f"one row takes longer than statement_timeout ({self.statement_timeout_ms} ms) after key {after}"
+                )
+            size[0] = max(1, size[0] // 2)
+
+        def one_batch(cursor: Any, retries: int) -> tuple[int, int] | None:
+            return self._one_batch(cursor, model, table, pk, progress.pk, after, high_water, size[0], retries)
+
+        while True:
+            started = time.perf_counter()
+            committed, retries = self._short_transaction(schema_name, outcome, one_batch, shrink=shrink)
             if committed is None:  # nothing left below the high-water mark: finished, in the same transaction
                 return
             upto, rows = committed
@@ -417,51 +443,46 @@ class BackfillRunner:
             outcome.batches += 1
             progress.batches += 1
             self.observer.batch_done(BatchDone(
-                schema_name, progress.batches, rows, after, upto, high_water,
-                (time.perf_counter() - attempt_started) * 1000, unrecorded_retries,
+                schema_name, progress.batches, rows, after, upto, high_water, (time.perf_counter() - started) * 1000,
+                retries,
             ))
-            after, attempt, unrecorded_retries = upto, 0, 0
+            after = upto
             if self.pause_s:
                 time.sleep(self.pause_s)
 
-    def _one_batch(self, model: type[models.Model], table: str, pk: str, progress_id: int, after: int | None,
-                   high_water: int, batch_size: int, retries: int) -> tuple[int, int] | None:
+    def _one_batch(self, cursor: Any, model: type[models.Model], table: str, pk: str, progress_id: int,
+                   after: int | None, high_water: int, batch_size: int, retries: int) -> tuple[int, int] | None:
         """Run one batch in the caller's transaction; return (its last key, rows changed), or None at the end."""
-        with connection.cursor() as cursor:
+        # The batch's last key, from the primary key's index alone.
+        cursor.execute(
+            f"SELECT max(k) FROM (SELECT {pk} AS k FROM {table} WHERE {pk} > %s AND {pk} <= %s "
+            f"ORDER BY {pk} LIMIT %s) batch",
+            [after if after is not None else -(2**63), high_water, batch_size],
+        )
+        (upto,) = cursor.fetchone()
+        if upto is None:
             cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                [f"{self.lock_timeout_ms}ms", f"{self.statement_timeout_ms}ms"],
+                "UPDATE public.backfill_progress SET finished_at = now(), updated_at = now(), error = '', "
+                "retries = retries + %s WHERE id = %s",
+                [retries, progress_id],
             )
-            # The batch's last key, from the primary key's index alone.
-            cursor.execute(
-                f"SELECT max(k) FROM (SELECT {pk} AS k FROM {table} WHERE {pk} > %s AND {pk} <= %s "
-                f"ORDER BY {pk} LIMIT %s) batch",
-                [after if after is not None else -(2**63), high_water, batch_size],
-            )
-            (upto,) = cursor.fetchone()
-            if upto is None:
-                cursor.execute(
-                    "UPDATE public.backfill_progress SET finished_at = now(), updated_at = now(), error = '', "
-                    "retries = retries + %s WHERE id = %s",
-                    [retries, progress_id],
-                )
-                return None
-            if self.backfill.sql is not None:
-                cursor.execute(self.backfill.sql, {"after": after if after is not None else -(2**63), "upto": upto})
-                rows = max(cursor.rowcount, 0)
-            else:
-                batch = model._base_manager.filter(pk__lte=upto)
-                if after is not None:
-                    batch = batch.filter(pk__gt=after)
-                rows = int(self.backfill.update(batch) or 0)  # type: ignore[misc]  # exactly one of update/sql is set
-            # The guard on last_pk makes a batch count once even if two runs ever raced past the advisory lock.
-            cursor.execute(
-                "UPDATE public.backfill_progress SET last_pk = %s, rows = rows + %s, batches = batches + 1, "
-                "retries = retries + %s, updated_at = now(), error = '' WHERE id = %s AND last_pk IS NOT DISTINCT FROM %s",
-                [upto, rows, retries, progress_id, after],
-            )
-            if cursor.rowcount != 1:
-                raise _SchemaFailed(f"its progress moved under this run (another run after key {after}?)")
+            return None
+        if self.backfill.sql is not None:
+            cursor.execute(self.backfill.sql, {"after": after if after is not None else -(2**63), "upto": upto})
+            rows = max(cursor.rowcount, 0)
+        else:
+            batch = model._base_manager.filter(pk__lte=upto)
+            if after is not None:
+                batch = batch.filter(pk__gt=after)
+            rows = int(self.backfill.update(batch) or 0)  # type: ignore[misc]  # exactly one of update/sql is set
+        # The guard on last_pk makes a batch count once even if two runs ever raced past the advisory lock.
+        cursor.execute(
+            "UPDATE public.backfill_progress SET last_pk = %s, rows = rows + %s, batches = batches + 1, "
+            "retries = retries + %s, updated_at = now(), error = '' WHERE id = %s AND last_pk IS NOT DISTINCT FROM %s",
+            [upto, rows, retries, progress_id, after],
+        )
+        if cursor.rowcount != 1:
+            raise _SchemaFailed(f"its progress moved under this run (another run after key {after}?)")
         return upto, rows
 
 

@@ -223,6 +223,30 @@ def test_a_batch_blocked_past_the_lock_timeout_gives_up_and_is_tried_again(commi
     assert BackfillProgress.objects.get(schema_name="tenant_acme").retries == 1
 
 
+def test_a_migration_holding_the_table_makes_the_backfill_wait_its_lock_timeout_then_go_on(committed):
+    tenant_create(slug="acme", name="Acme")
+    seed("tenant_acme", 300)
+    migration = other_connection("test migration")
+    migration.autocommit = False
+    migration.cursor().execute("ALTER TABLE tenant_acme.contexts ADD COLUMN note text")  # ACCESS EXCLUSIVE, held
+
+    class CommitOnRetry(Recorder):
+        def batch_retry(self, retry: BatchRetry) -> None:
+            super().batch_retry(retry)
+            migration.commit()  # the migration's transaction ends; the backfill goes on after it
+
+    observer = CommitOnRetry()
+    try:
+        result = BackfillRunner(
+            COUNT_VISITS, batch_size=100, lock_timeout_ms=300, retry_pause_s=0, observer=observer
+        ).run(["tenant_acme"])
+    finally:
+        migration.close()
+
+    assert [(retry.sqlstate, retry.waited_ms >= 300) for retry in observer.retries] == [("55P03", True)]
+    assert result.outcomes[0].state == "done" and access_counts("tenant_acme") == {1: 300}
+
+
 def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_schema_goes_on(committed):
     tenant_create(slug="acme", name="Acme")
     tenant_create(slug="globex", name="Globex")
