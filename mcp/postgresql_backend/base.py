@@ -137,6 +137,9 @@ class PathCarryingCursor:
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):
+    _setting_search_path: bool  # django-tenants' guard against re-entering _cursor() while it sets the path
+    health_check_done: bool  # Django's, typed here for mypy (django-tenants' wrapper is untyped)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.health_checked_at = float("-inf")  # time.monotonic() of the last connect or passed check
