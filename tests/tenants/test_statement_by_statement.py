@@ -4,13 +4,16 @@ The Citus way is tested here on a plain server (the coordinator check forced on)
 schema; tests/citus runs it on a real cluster.
 """
 
+from io import StringIO
+
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from tenants import citus, template
+from tenants import citus, migrator, template
 from tenants.models import TenantSchemaScript
 from tenants.services import tenant_create
-from tests.catalog import CATALOG_QUERIES, catalog
+from tests.catalog import CATALOG_QUERIES, applied, catalog
 
 
 def replayed(queries: CaptureQueriesContext) -> list[str]:
@@ -58,3 +61,27 @@ def test_statements_are_split_where_they_end_not_inside_quotes_or_function_bodie
         'SET CONSTRAINTS "c" IMMEDIATE',
         'ALTER TABLE "t" DROP CONSTRAINT "c"',
     ]
+
+
+def test_the_citus_way_replays_a_fleet_migration_statement_by_statement(make_tenant, settings, monkeypatch):
+    for slug in ("acme", "globex", "initech"):
+        make_tenant(slug)
+    monkeypatch.setattr(migrator, "citus_coordinator", lambda: True)
+    sent: list[list[str]] = []
+    execute_each = migrator.execute_each
+
+    def recording(cursor, statements):  # type: ignore[no-untyped-def]
+        sent.append(list(statements))
+        execute_each(cursor, sent[-1])
+
+    monkeypatch.setattr(migrator, "execute_each", recording)
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+
+    call_command("migrate_schemas", "--tenant", stdout=StringIO())
+
+    # The first schema through Django, the two others replayed: each its own statements, one at a time.
+    assert [statements[1] for statements in sent] == [
+        'SET LOCAL search_path = "tenant_globex", public', 'SET LOCAL search_path = "tenant_initech", public']
+    assert all('ALTER TABLE "contexts" ADD COLUMN "note" text NULL' in statements for statements in sent)
+    assert [applied(schema)[-1] for schema in ("tenant_acme", "tenant_globex", "tenant_initech")] == [
+        "0002_context_note"] * 3
