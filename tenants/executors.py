@@ -13,7 +13,7 @@ from django_tenants.utils import get_tenant_base_migrate_command_class, schema_c
 
 from tenants.db_errors import backend_pid
 from tenants.errors import TenantError
-from tenants.fleet import MigrationGraph, read_fleet_state
+from tenants.fleet import MigrationGraph, MigrationKey, read_fleet_state
 from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
@@ -94,6 +94,11 @@ class FleetExecutor(MigrationExecutor):
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
         started = time.perf_counter()
         before = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+        if not self.options.get("app_label") and public_is_current(graph, before):
+            # Nothing to apply: Django's migrate would only rebuild the graph, read the same table and send
+            # its post_migrate signals (content types and permissions, which come with migrations).
+            context.results.append(FleetResult(total=1, duration_s=time.perf_counter() - started))
+            return
         # Django's migrate itself, as django-tenants' run_migrations calls it, minus its closing of
         # the connection afterwards: the run holds the migration lock on that connection.
         stdout = self.options.get("stdout") or sys.stdout
@@ -123,6 +128,18 @@ class FleetExecutor(MigrationExecutor):
     def _reporter(context: FleetContext) -> SchemaReport:
         write = context.write or (lambda line: sys.stdout.write(line + "\n"))
         return SchemaReport(context.display or SchemaLines(write, verbosity=context.verbosity))
+
+
+def public_is_current(graph: MigrationGraph, applied: frozenset[MigrationKey]) -> bool:
+    """Whether public has every migration of every app (tenant apps' too: Django's migrate records them there).
+
+    A squashed migration counts as applied when everything it replaces is, as Django's loader counts it.
+    """
+    nodes = graph.loader.graph.nodes
+    return all(
+        key in applied or (nodes[key].replaces and all(tuple(old) in applied for old in nodes[key].replaces))
+        for key in graph.full_plan
+    )
 
 
 class SchemaReport:

@@ -8,6 +8,7 @@ loaded once from disk. Schemas with nothing to do are never visited.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -86,12 +87,60 @@ class MigrationGraph:
         return (migration.app_label, migration.name)
 
 
+_graphs: dict[tuple, MigrationGraph] = {}
+
+
+def migration_graph() -> MigrationGraph:
+    """The code's migration graph, loaded once per process and again after a deploy changes a migration file.
+
+    For the reads that run on every request (the admin's tenant list): loading the graph imports and
+    sorts every migration, about 100 ms. The key is the settings' MIGRATION_MODULES and the name,
+    size and modification time of every file in the migration packages (a stat each, no reading), so
+    a deploy that adds, removes or rewrites one loads the graph again. Read-only: a run that plans
+    (FleetMigrator) loads its own.
+    """
+    key = _migration_files_key()
+    graph = _graphs.get(key)
+    if graph is None:
+        _graphs.clear()
+        graph = _graphs[key] = MigrationGraph()
+    return graph
+
+
+def _migration_files_key() -> tuple:
+    from importlib.util import find_spec
+
+    from django.apps import apps
+    from django.conf import settings
+
+    files: list[tuple[str, int, int]] = []
+    for config in apps.get_app_configs():
+        module_name, _ = MigrationLoader.migrations_module(config.label)
+        if module_name is None:
+            continue
+        try:
+            spec = find_spec(module_name)
+        except ImportError:
+            continue
+        for directory in (spec.submodule_search_locations or []) if spec is not None else []:
+            try:
+                entries = os.scandir(directory)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    if entry.name.endswith(".py"):
+                        stat = entry.stat()
+                        files.append((entry.path, stat.st_size, stat.st_mtime_ns))
+    return (repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items())), tuple(sorted(files)))
+
+
 @dataclass
 class SchemaState:
     """What one schema has applied, and what it lacks or has in excess of the code."""
 
     schema_name: str
-    applied: set[MigrationKey] = field(default_factory=set)
+    applied: frozenset[MigrationKey] = field(default_factory=frozenset)  # shared by the schemas in the same state
     has_table: bool = True
 
     def pending(self, plan: list[MigrationKey]) -> list[MigrationKey]:
@@ -107,8 +156,14 @@ class SchemaState:
         return names[-1] if names else None
 
 
+# Schemas read per query. PostgreSQL plans a UNION ALL in time that grows faster than its arms (1,000
+# arms: 0.7 s of planning; 4 x 250: 0.16 s in all), and each arm locks its table until the statement ends:
+# 10,000 in one statement would overflow the server's lock table (about 6,400 locks by default).
+STATE_QUERY_SCHEMAS = 200
+
+
 def read_fleet_state(schema_names: list[str]) -> dict[str, SchemaState]:
-    """Read the applied migrations of every named schema: one catalog query and one UNION ALL."""
+    """Read the applied migrations of every named schema: one catalog query, one UNION ALL per 200 schemas."""
     states = {name: SchemaState(name, has_table=False) for name in schema_names}
     if not schema_names:
         return states
@@ -121,16 +176,20 @@ def read_fleet_state(schema_names: list[str]) -> dict[str, SchemaState]:
         with_table = sorted(row[0] for row in cursor.fetchall())
         for name in with_table:
             states[name].has_table = True
-        if not with_table:
-            return states
-        # Schema names come from the catalog and are quoted as identifiers; the literal is a parameter.
-        union = " UNION ALL ".join(
-            f"SELECT %s, app, name FROM {quote_schema(name)}.django_migrations" for name in with_table
-        )
-        cursor.execute(union, with_table)
         applied: dict[str, set[MigrationKey]] = defaultdict(set)
-        for schema_name, app, name in cursor.fetchall():
-            applied[schema_name].add((app, name))
+        for start in range(0, len(with_table), STATE_QUERY_SCHEMAS):
+            chunk = with_table[start:start + STATE_QUERY_SCHEMAS]
+            # Schema names come from the catalog and are quoted as identifiers; the literal is a parameter.
+            union = " UNION ALL ".join(
+                f"SELECT %s, app, name FROM {quote_schema(name)}.django_migrations" for name in chunk
+            )
+            cursor.execute(union, chunk)
+            for schema_name, app, name in cursor.fetchall():
+                applied[schema_name].add((app, name))
+    # One frozenset per distinct state: 10,000 schemas at the same migrations hold one set, not 10,000, and
+    # callers can work once per state (FleetMigrator plans once per state).
+    distinct: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
     for name, keys in applied.items():
-        states[name].applied = keys
+        frozen = frozenset(keys)
+        states[name].applied = distinct.setdefault(frozen, frozen)
     return states

@@ -17,12 +17,15 @@ from django.db import connection
 
 # Statements that change nothing a replay must repeat: django-tenants' search_path (SET LOCAL inside a
 # transaction, from mcp.postgresql_backend), savepoints (the replay has its own transaction), and
-# Django's reads of the system catalogs (introspection). Anything else is kept whole, even a string
+# Django's reads of the system catalogs (introspection) and of django_migrations. Anything else is kept whole, even a string
 # that starts with SET or SELECT (Django's "SET CONSTRAINTS … IMMEDIATE; ALTER TABLE … DROP CONSTRAINT …"
 # is one execute; RunSQL may call a function with SELECT).
 SAVEPOINT_COMMANDS = ("savepoint ", "release savepoint ", "rollback to savepoint ")
 MIGRATION_ROW_PREFIXES = ("insert into", "delete from", "update")
 CATALOG_READ = re.compile(r"^select\b[^;]*\b(pg_catalog|pg_[a-z_]+|information_schema)\b[^;]*$", re.S)
+# Django's recorder reading what is applied, and django-tenants' introspection asking for the search path:
+# reads, which a replay would only repeat (in every schema of a fleet run).
+OWN_READ = re.compile(r'^(show\s+search_path|select\b[^;]*\bfrom\s+"?django_migrations"?(\s|$)[^;]*)$', re.S)
 
 
 class NotCapturable(RuntimeError):
@@ -31,7 +34,7 @@ class NotCapturable(RuntimeError):
 
 def _changes_schema(lowered: str) -> bool:
     if ";" not in lowered and (lowered.startswith(("set search_path", "set local search_path", *SAVEPOINT_COMMANDS))
-                               or CATALOG_READ.match(lowered)):
+                               or CATALOG_READ.match(lowered) or OWN_READ.match(lowered)):
         return False
     # The django_migrations rows are written by whoever replays, with their own times.
     return not (lowered.startswith(MIGRATION_ROW_PREFIXES) and "django_migrations" in lowered)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import weakref
 from pathlib import Path
 
 import django
@@ -35,8 +36,18 @@ class TemplateUnavailable(TenantError):
     """The migrations cannot be captured as a script (e.g. one cannot run in a transaction)."""
 
 
+_graph_fingerprints: weakref.WeakKeyDictionary[MigrationGraph, str] = weakref.WeakKeyDictionary()
+
+
 def graph_fingerprint(graph: MigrationGraph) -> str:
-    """Hash the tenant apps' migrations as they are on disk: names, order and file contents."""
+    """Hash the tenant apps' migrations as they are on disk: names, order and file contents (once per graph)."""
+    fingerprint = _graph_fingerprints.get(graph)
+    if fingerprint is None:
+        fingerprint = _graph_fingerprints[graph] = _hash_migration_files(graph)
+    return fingerprint
+
+
+def _hash_migration_files(graph: MigrationGraph) -> str:
     digest = hashlib.sha256(f"django {django.get_version()}\0".encode())  # its SQL may change between versions
     for app_label, name in graph.tenant_plan:
         migration = graph.loader.graph.nodes[(app_label, name)]

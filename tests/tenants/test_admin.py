@@ -294,3 +294,49 @@ def test_dates_read_the_same_on_every_admin_page(acme):
     page = client.get(f"/admin/tenants/tenant/{acme.pk}/change/").content.decode()
     created = timezone.localtime(acme.created_at)
     assert f"{created:%Y-%m-%d %H:%M:%S} UTC" in page
+
+
+def test_the_tenant_list_costs_a_few_queries_and_never_reloads_the_migrations_per_request(make_tenant, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants import fleet, template
+
+    for slug in ("acme", "globex", "initech", "umbrella"):
+        make_tenant(slug)
+    client = signed_in_client("localhost", tenant=None)
+    assert client.get("/admin/tenants/tenant/").status_code == 200  # the first may load the graph
+    work: list[str] = []
+    loader_init, hash_files = fleet.MigrationLoader.__init__, template._hash_migration_files
+    monkeypatch.setattr(fleet.MigrationLoader, "__init__",
+                        lambda self, *args, **kwargs: (work.append("graph"), loader_init(self, *args, **kwargs))[1])
+    monkeypatch.setattr(template, "_hash_migration_files", lambda graph: (work.append("hash"), hash_files(graph))[1])
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/tenants/tenant/").content.decode()
+
+    assert all(slug in page for slug in ("acme", "globex", "initech", "umbrella")) and "current" in page
+    # Inside the test's transaction the backend sets the search path in statements of its own; a request
+    # (autocommit) sends it in each query's own string (mcp.postgresql_backend): not round trips of their own.
+    sent = [query["sql"] for query in queries if not query["sql"].startswith("SET LOCAL search_path")]
+    assert len(sent) <= 10, "\n".join(sql[:200] for sql in sent)
+    assert work == []
+
+
+def test_the_migration_graph_is_loaded_again_when_a_migration_file_changes(settings):
+    import os
+    from pathlib import Path
+
+    import contexts.migrations
+    from tenants.fleet import migration_graph
+
+    graph = migration_graph()
+    assert migration_graph() is graph
+    migration_file = next(Path(contexts.migrations.__file__).parent.glob("0001_*.py"))
+    stat = migration_file.stat()
+    os.utime(migration_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a deploy rewrites it
+    try:
+        assert migration_graph() is not graph
+    finally:
+        os.utime(migration_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    assert ("contexts", "0002_context_note") in migration_graph().known

@@ -323,3 +323,75 @@ def test_schemas_in_the_same_state_as_the_first_are_replayed_not_migrated_throug
     [statements] = migrator._replays.values()
     assert "set local search_path" not in statements.lower() and 'ADD COLUMN "note"' in statements
     assert all(applied(s) == [*REAL_MIGRATIONS, "0002_context_note"] for s in ("tenant_acme", "tenant_initech"))
+
+
+def test_outside_a_transaction_each_schema_commits_on_its_own_and_a_failing_one_is_left_clean(committed, settings):
+    """The run as an operator starts it (no test transaction around it): replays commit asynchronously, one
+    transaction per schema, so a schema that fails between two replayed ones leaves them applied, and itself
+    exactly as it was."""
+    import psycopg2
+
+    from tenants.migrator import FleetMigrator
+    from tenants.services import tenant_create
+
+    tenants = [tenant_create(slug=slug, name=slug)[0] for slug in ("acme", "globex", "initech", "umbrella")]
+    give_two_contexts_one_title(tenants[1])
+    settings.MIGRATION_MODULES = UNIQUE_TITLE
+    replays: list[tuple[str, bool]] = []
+    replay = FleetMigrator._replay
+
+    def spy(self, schema_name, plan, statements):
+        outcome = replay(self, schema_name, plan, statements)
+        replays.append((schema_name, outcome.failed))
+        return outcome
+
+    FleetMigrator._replay = spy
+    try:
+        with pytest.raises(CommandError, match=r"1 schema\(s\) failed; they are unchanged"):
+            migrate("--tenant")
+    finally:
+        FleetMigrator._replay = replay
+
+    # acme went through Django (its statements kept); globex's replay failed, and Django failed it too.
+    assert replays == [("tenant_globex", True), ("tenant_initech", False), ("tenant_umbrella", False)]
+    # What another session sees: committed, schema by schema.
+    conn = psycopg2.connect(**connection.get_connection_params())
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT n.nspname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE c.conname = 'contexts_title_unique_test' ORDER BY 1"
+            )
+            assert [row[0] for row in cursor.fetchall()] == ["tenant_acme", "tenant_initech", "tenant_umbrella"]
+            cursor.execute("SELECT schema_name, outcome FROM migration_run_schemas ORDER BY schema_name")
+            assert cursor.fetchall() == [("tenant_acme", "applied"), ("tenant_globex", "failed"),
+                                         ("tenant_initech", "applied"), ("tenant_umbrella", "applied")]
+    finally:
+        conn.close()
+    assert applied("tenant_globex") == REAL_MIGRATIONS
+    for schema in ("tenant_acme", "tenant_initech", "tenant_umbrella"):
+        assert applied(schema) == [*REAL_MIGRATIONS, "0002_context_title_unique"]
+
+
+def test_a_run_does_not_run_djangos_migrate_on_public_when_public_has_every_migration(public_tenant, settings,
+                                                                                       monkeypatch):
+    from tenants import executors
+
+    calls: list[str] = []
+    command_class = executors.get_tenant_base_migrate_command_class()
+
+    class Counting(command_class):
+        def execute(self, *args, **options):
+            calls.append("migrate")
+            return super().execute(*args, **options)
+
+    monkeypatch.setattr(executors, "get_tenant_base_migrate_command_class", lambda: Counting)
+    out, _ = migrate("--shared")
+    assert calls == []
+    assert "Migrated 0 schema(s), 1 already current, 0 failed" in out
+
+    # A migration public lacks (a tenant app's: Django's migrate records it in public too): Django's migrate runs.
+    settings.MIGRATION_MODULES = ADD_FIELD
+    migrate("--shared")
+    assert calls == ["migrate"]
+    assert "0002_context_note" in applied("public")
