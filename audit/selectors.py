@@ -31,7 +31,8 @@ def recent_tenants_in_log(*, limit: int = 10, scan: int = 500) -> list[tuple[int
     seen: dict[int, str] = {}
     latest = AuditLog.objects.exclude(tenant_id=None).order_by("-occurred_at", "-id")
     for tenant_id, tenant_slug in latest.values_list("tenant_id", "tenant_slug")[:scan]:
-        seen.setdefault(tenant_id, tenant_slug)
+        if tenant_id is not None:  # excluded above; the type checker cannot know
+            seen.setdefault(tenant_id, tenant_slug)
         if len(seen) >= limit:
             break
     return list(seen.items())

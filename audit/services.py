@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg2
 from django.db import DatabaseError, connection, transaction
@@ -153,7 +153,7 @@ def carried_entry() -> CarriedEntry | None:
 def entry_insert_sql(entry: AuditLog, *, when: str) -> tuple[str, list[Any]]:
     """INSERT … SELECT of one entry into public.audit_logs, made only where the SQL condition `when` holds."""
     fields = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
     # Typed placeholders: in INSERT … SELECT a bare literal would be text, which no timestamp or inet column takes.
     values = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
     params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]

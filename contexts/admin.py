@@ -27,9 +27,10 @@ from contexts.services import EDITABLE_FIELDS, context_create, context_delete, c
 from contexts.summaries import summary_request, summary_retry
 from tenants.admin_sites import tenant_admin_site
 from tenants.current import connection_tenant
+from tenants.django_internals import missing_object_redirect
 from tenants.models import Tenant
 
-TAG_MAX_LENGTH = Context._meta.get_field("tags").base_field.max_length  # type: ignore[attr-defined]
+TAG_MAX_LENGTH = Context._meta.get_field("tags").base_field.max_length
 # How many keys an action's message names before it says "and N more".
 KEYS_NAMED = 10
 
@@ -78,20 +79,21 @@ class TenantModelAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.admin_site.has_permission(request)
 
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:
+    # Django's admin log is not kept (the audit log is): nothing written, so no LogEntry to return.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:  # type: ignore[override]
         return None
 
-    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> None:
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> None:  # type: ignore[override]
         return None
 
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> None:
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> None:  # type: ignore[override]
         return None
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         """This row's entries in the audit log: this tenant's only, never another's row with the same id."""
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return missing_object_redirect(self, request, object_id)
         if not self.has_view_or_change_permission(request, obj):
             raise PermissionDenied
         tenant = request_tenant(request)
@@ -103,7 +105,7 @@ class TenantModelAdmin(admin.ModelAdmin):
         rows = [
             {
                 "when": format_moment(entry.occurred_at),
-                "who": people.get(entry.actor_id, describe_actor(entry)),  # type: ignore[arg-type]
+                "who": people.get(entry.actor_id, describe_actor(entry)),
                 "what": describe_action(entry),
             }
             for entry in page
@@ -138,10 +140,11 @@ class TagsField(SimpleArrayField):
     def prepare_value(self, value: Any) -> Any:
         return ", ".join(value) if isinstance(value, list | tuple) else value
 
-    def to_python(self, value: Any) -> list[str]:
+    # A list, as SimpleArrayField's own to_python returns (django-stubs type it as CharField's).
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
         items = value if isinstance(value, list) else (value or "").split(self.delimiter)
         tags = [str(item).strip() for item in items]
-        return super().to_python(list(dict.fromkeys(tag for tag in tags if tag)))
+        return list(super().to_python(list(dict.fromkeys(tag for tag in tags if tag))))
 
 
 class ContextForm(forms.ModelForm):
@@ -159,8 +162,7 @@ class ContextForm(forms.ModelForm):
 class ContextVersionInline(admin.TabularInline):
     model = ContextVersion
     extra = 0
-    fields = ["version", "title", "tags", "changed_by", "when"]
-    readonly_fields = fields
+    fields = readonly_fields = ("version", "title", "tags", "changed_by", "when")
     can_delete = False
     ordering = ["-version"]
     # Set per request by ContextAdmin.get_inline_instances: the names of the people on this page.
@@ -223,7 +225,7 @@ class ContextAdmin(TenantModelAdmin):
     search_fields = ["key", "title"]
     inlines = [ContextVersionInline]
     actions = ["archive_selected", "unarchive_selected", "request_summary_selected"]
-    edit_fields = ["key", "title", "content", "tags", "metadata", "expires_at"]
+    edit_fields = ("key", "title", "content", "tags", "metadata", "expires_at")
     fieldsets = [
         (None, {"fields": edit_fields}),
         ("State", {"fields": ["version", "archived_since", "access_count", "last_read", "latest_summary"]}),
@@ -249,7 +251,7 @@ class ContextAdmin(TenantModelAdmin):
             version_authors = context.versions.order_by().values_list("changed_by_id", flat=True).distinct()
             ids: Iterable[int | None] = [context.created_by_id, context.updated_by_id, *version_authors]
             tenant = request_tenant(request)
-            context.people = people_by_id(tenant=tenant, user_ids=ids) if tenant is not None else {}  # type: ignore[attr-defined]
+            context.people = people_by_id(tenant=tenant, user_ids=ids) if tenant is not None else {}
         return context
 
     def get_inline_instances(self, request: HttpRequest, obj: Context | None = None) -> list[Any]:
@@ -257,7 +259,7 @@ class ContextAdmin(TenantModelAdmin):
             return []  # a new context has no versions to list
         inlines = super().get_inline_instances(request, obj)
         for inline in inlines:  # fresh instances for each request
-            inline.people = getattr(obj, "people", {})
+            inline.people = getattr(obj, "people", {})  # type: ignore[attr-defined]  # read by ContextVersionInline
         return inlines
 
     @admin.display(description="key", ordering="key")

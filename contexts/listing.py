@@ -13,12 +13,12 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.core import signing
-from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from contexts.errors import InvalidContext
 from contexts.models import SEARCH_CONFIG, Context
+from tenants.current import tenant_db
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
@@ -47,7 +47,7 @@ class ContextPage:
 
 
 def _salt() -> str:
-    return f"contexts.listing:{connection.schema_name}"
+    return f"contexts.listing:{tenant_db.schema_name}"
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
@@ -120,7 +120,7 @@ def _search_page(contexts: QuerySet[Context], q: str, limit: int, position: dict
         .annotate(rank=SearchRank(F("search_vector"), query))
         .order_by("-rank", "-updated_at", "-id")[offset: offset + limit + 1]
     )
-    rows = list(ranked)
+    rows: list[Any] = list(ranked)  # contexts with a rank, and the snippet set below
     has_more = len(rows) > limit
     rows = rows[:limit]
     if rows:

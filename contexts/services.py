@@ -11,10 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
 
@@ -40,7 +39,8 @@ from contexts.models import Context, ContextVersion
 from contexts.summaries import summaries_forget, summary_request_automatic
 from contexts.versions import version_get
 from tenants.citus import citus_coordinator
-from tenants.current import connection_tenant
+from tenants.current import connection_tenant, tenant_db
+from tenants.django_internals import cursor_without_search_path
 from tenants.naming import quote_schema
 
 # The fields a change may set; the rest are kept by the services.
@@ -246,7 +246,7 @@ def _read_shape(vendor: str) -> tuple[list[str], str, list[tuple[int, list[Any],
         found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
         if found:  # as a queryset's compiler applies them (the JSON of metadata, with psycopg2)
             converters.append((index, found, column))
-    returning = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    returning = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
     return [field.attname for field in fields], returning, converters
 
 
@@ -261,7 +261,7 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     # statement, a round trip of its own. The session's path is left as it was, where django-tenants believes it
     # is, and nothing here depends on it: behind PgBouncer a path set by an earlier transaction cannot misdirect
     # it (../shared/DESIGN.md, "qualify names").
-    table = f"{quote_schema(connection.schema_name)}.{connection.ops.quote_name(Context._meta.db_table)}"
+    table = f"{quote_schema(tenant_db.schema_name)}.{connection.ops.quote_name(Context._meta.db_table)}"
     carried = carried_entry()
     if carried is None:
         sql = f"{_COUNT_READS.format(table=table)} WHERE {condition}{may_wait} RETURNING {returning}"
@@ -269,7 +269,7 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
         read = f"{_COUNT_READS.format(table=table)} WHERE {condition} RETURNING {returning}"
         insert, entry_params = entry_insert_sql(carried.entry, when="EXISTS (SELECT FROM read)")
         sql, params = f"WITH read AS ({read}), entry AS ({insert}) SELECT * FROM read", [*params, *entry_params]
-    with BaseDatabaseWrapper._cursor(connections[DEFAULT_DB_ALIAS]) as cursor:
+    with cursor_without_search_path(connections[DEFAULT_DB_ALIAS]) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if carried is not None and rows:

@@ -75,6 +75,8 @@ def summary_request(*, context: Context, actor: Any = None, backend: str = "", m
     The backend and model are the tenant's (its config, else the platform's settings) unless named here.
     """
     tenant = connection_tenant()
+    if tenant is None:
+        raise InvalidContext("Summaries are asked for in a tenant's schema.")
     config = summary_config(tenant)
     if backend:
         try:
@@ -208,7 +210,7 @@ def _record_failure(locked: Summary, entry: SummaryQueueEntry | None, *, error: 
         entry.updated_at = now
         entry.save()
     _audit("summary.failed", locked, outcome="failure", attempts=locked.attempts, will_retry=will_retry,
-           retryable=retryable, next_attempt_at=locked.next_attempt_at.isoformat() if will_retry else None,
+           retryable=retryable, next_attempt_at=locked.next_attempt_at.isoformat() if will_retry and locked.next_attempt_at else None,
            error=error[:500])
     return locked
 

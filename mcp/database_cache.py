@@ -27,9 +27,10 @@ from typing import Any
 
 from django.core.cache.backends.db import DatabaseCache as DjangoDatabaseCache
 from django.db import connections, router
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
+
+from tenants.django_internals import cursor_without_search_path
 
 # The integer a stored value holds, when it is a protocol-0 pickle of one (base64, decoded to text by the escape
 # format, which leaves the newline as it is), else NULL; and the stored form of an integer.
@@ -50,8 +51,10 @@ class DatabaseCache(DjangoDatabaseCache):
         # The table named in public, where it lives (tenants' migration 0006), on Django's cursor without the
         # SET search_path django-tenants sends before each statement: a round trip fewer, as in contexts.services.
         connection = connections[router.db_for_write(self.cache_model_class)]
-        table = f"{connection.ops.quote_name(get_public_schema_name())}.{connection.ops.quote_name(self._table)}"
-        return BaseDatabaseWrapper._cursor(connection), table
+        # _table and _cull below: Django's DatabaseCache's own (private, not in django-stubs), covered by
+        # tests/test_database_cache.py.
+        table = f"{connection.ops.quote_name(get_public_schema_name())}.{connection.ops.quote_name(self._table)}"  # type: ignore[attr-defined]
+        return cursor_without_search_path(connection), table
 
     def _may_wait(self) -> str:
         connection = connections[router.db_for_write(self.cache_model_class)]
@@ -61,7 +64,9 @@ class DatabaseCache(DjangoDatabaseCache):
         """Add one to each counter (a new one expires after timeout seconds) in one statement; return the counts."""
         names = [self.make_and_validate_key(key, version=version) for key in keys]
         now = timezone.now()
-        expires = datetime.fromtimestamp(self.get_backend_timeout(timeout), tz=UTC).replace(microsecond=0)
+        seconds = self.get_backend_timeout(timeout)
+        expires = (datetime.max.replace(tzinfo=UTC) if seconds is None  # never, as Django's own backend writes it
+                   else datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=0))
         old, may_wait = _COUNT_IN.format(value="entry.value"), self._may_wait()
         restart = f"entry.expires < %(now)s OR {old} IS NULL"  # expired (get() would not see it), or not a count
         cursor, table = self._cursor_and_table()
@@ -84,7 +89,7 @@ class DatabaseCache(DjangoDatabaseCache):
                 rows = cursor.fetchone()[0]
                 if rows > self._max_entries:
                     with connections[router.db_for_write(self.cache_model_class)].cursor() as culling:
-                        self._cull(router.db_for_write(self.cache_model_class), culling, now, rows)
+                        self._cull(router.db_for_write(self.cache_model_class), culling, now, rows)  # type: ignore[attr-defined]
         return [int(counted[name][0]) for name in names]
 
     def incr(self, key: str, delta: int = 1, version: int | None = None) -> int:
@@ -103,5 +108,5 @@ class DatabaseCache(DjangoDatabaseCache):
             )
             row = cursor.fetchone()
         if row is None:  # missing, expired, or not a count
-            return super().incr(key, delta, version)  # type: ignore[no-any-return]
+            return super().incr(key, delta, version)
         return int(row[0])

@@ -77,7 +77,8 @@ def stop_embedded_server(data_dir: Path) -> bool:
     # processes (or a killed one) stay registered. As root pgserver runs the server as its own user.
     user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     try:
-        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+        # pgserver makes one function per PostgreSQL program when it is imported: no type checker sees them.
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)  # type: ignore[attr-defined]
     except subprocess.CalledProcessError as exc:
         raise EmbeddedPostgresError(
             f"could not stop the embedded PostgreSQL under {data_dir} (pg_ctl exited {exc.returncode}); "

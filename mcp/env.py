@@ -68,7 +68,7 @@ def database_from_url(name: str, url: str) -> dict[str, Any]:
         accepted = " or ".join(f"{s}://" for s in POSTGRES_SCHEMES)
         raise ConfigurationError(f"{shown} is not PostgreSQL; only {accepted} URLs are accepted.")
     try:
-        database: dict[str, Any] = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        database: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     except ValueError:  # dj_database_url's ParseError: a port that is not a number, an unquoted character
         raise ConfigurationError(
             f"{shown} is not a valid URL: check the port, and percent-encode special characters in the user "

@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from mcp.env import ConfigurationError, database_from_url, env_bool, env_int, env_list, mask_password
@@ -96,6 +97,7 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 REDIS_URL = os.environ.get("REDIS_URL", "").strip()
 # Entries of one database only, should two share a Redis (a development database and the benchmark's).
 _cache_prefix = f"mcp:{_database['NAME']}"
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     if urlsplit(REDIS_URL).scheme not in ("redis", "rediss", "unix"):
         raise ConfigurationError(f"REDIS_URL={mask_password(REDIS_URL)!r} is not a redis://, rediss:// or unix:// URL.")
@@ -257,7 +259,7 @@ STORAGES = {
 
 # What each plan may store and how fast its keys may call (contexts.limits reads these).
 # Request budgets are per minute, per key and per tenant, shared by REST and MCP.
-PLAN_LIMITS = {
+PLAN_LIMITS: dict[str, dict[str, Any]] = {
     "free": {"max_content_bytes": 64 * 1024, "max_contexts": 1_000, "max_total_bytes": 50 * 1024**2,
              "requests_per_minute_key": 120, "requests_per_minute_tenant": 300},
     "team": {"max_content_bytes": 1024**2, "max_contexts": 100_000, "max_total_bytes": 5 * 1024**3,
@@ -346,7 +348,7 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ConfigurationError(f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json.")
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_context": {"()": "audit.logging.RequestContextFilter"}},

@@ -132,7 +132,7 @@ class UserManager(BaseUserManager["User"]):
 
     use_in_migrations = True
 
-    def get_by_natural_key(self, email: str) -> User:
+    def get_by_natural_key(self, email: str | None) -> User:
         # Emails are unique per tenant; outside a request (createsuperuser,
         # changepassword) the natural key names a platform user.
         return self.get(email=self.normalize_email(email).lower(), tenant__isnull=True)

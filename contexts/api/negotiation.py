@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -16,8 +17,8 @@ class ContentNegotiation(DefaultContentNegotiation):
     (another Accept, ?format=, several renderers) goes through DRF's rules.
     """
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        if len(renderers) == 1 and format_suffix is None:
+    def select_renderer(self, request: Request, renderers: Iterable[Any], format_suffix: str | None = None) -> Any:
+        if isinstance(renderers, list) and len(renderers) == 1 and format_suffix is None:  # DRF hands a list
             renderer = renderers[0]
             if (request.META.get("HTTP_ACCEPT", "*/*") in ("*/*", renderer.media_type)
                     and self.settings.URL_FORMAT_OVERRIDE not in request.query_params):

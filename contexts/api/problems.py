@@ -79,8 +79,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
                 detail = "; ".join(f"{error['field']}: {error['message']}" for error in extra["errors"])
             else:
                 detail = str(exc.detail)
-            if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-                headers["Retry-After"] = str(exc.wait)  # whole seconds already (DRF rounds up), as RateLimit's t
+            wait = getattr(exc, "wait", None)  # Throttled's, which djangorestframework-stubs leave out
+            if isinstance(exc, exceptions.Throttled) and wait is not None:
+                headers["Retry-After"] = str(wait)  # whole seconds already (DRF rounds up), as RateLimit's t
             if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
                 headers["WWW-Authenticate"] = 'Bearer realm="api"'
             if isinstance(exc, exceptions.MethodNotAllowed) and request is not None:

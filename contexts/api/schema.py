@@ -175,7 +175,9 @@ class Problem(serializers.Serializer):
     detail = serializers.CharField(help_text="What went wrong this time, for a person.")
     request_id = serializers.CharField(required=False, help_text="This request's id (also in X-Request-ID): "
                                                                  "quote it to support.")
-    errors = FieldError(many=True, required=False, help_text="One entry for each input refused (400, 413).")
+    # Named like Serializer.errors: DRF's metaclass moves it into _declared_fields (see ListingQuery.fields).
+    errors = FieldError(many=True, required=False,  # type: ignore[assignment]
+                        help_text="One entry for each input refused (400, 413).")
     current_version = serializers.IntegerField(required=False, allow_null=True,
                                                help_text="On 412: the context's version now (null: it exists "
                                                          "although If-None-Match: * asked to create it).")

@@ -210,7 +210,8 @@ def summary_url(summary: Summary) -> str:
 class CommaList(serializers.CharField):
     """A query parameter holding a comma-separated list."""
 
-    def to_internal_value(self, data: Any) -> list[str]:
+    # A CharField's checks on the text, then the list it holds: the override returns what the field is for.
+    def to_internal_value(self, data: Any) -> list[str]:  # type: ignore[override]
         text = super().to_internal_value(data)
         # CharField's own check for NUL runs on the value this returns, a list, where it never finds one.
         self.run_validators(text)
@@ -224,7 +225,7 @@ class CommaList(serializers.CharField):
 class JsonObject(serializers.CharField):
     """A query parameter holding a JSON object."""
 
-    def to_internal_value(self, data: Any) -> dict[str, Any]:
+    def to_internal_value(self, data: Any) -> dict[str, Any]:  # type: ignore[override]  # as CommaList's
         import json
 
         text = super().to_internal_value(data)
@@ -234,7 +235,7 @@ class JsonObject(serializers.CharField):
             raise serializers.ValidationError("Not valid JSON.") from None
         if not isinstance(value, dict):
             raise serializers.ValidationError("Must be a JSON object, e.g. {\"team\": \"billing\"}.")
-        unstorable = unstorable_json(value, self.field_name)
+        unstorable = unstorable_json(value, self.field_name or "metadata")
         if unstorable:  # no stored metadata can hold it, and PostgreSQL would refuse the query
             raise serializers.ValidationError(unstorable)
         return value
@@ -254,7 +255,9 @@ class ListingQuery(StrictSerializer):
                               help_text='Full-text search in web-search syntax: words, "a phrase", -without, or.')
     limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
     cursor = serializers.CharField(required=False, max_length=2000)
-    fields = CommaList(required=False, help_text=f"Fields to return, among: {', '.join(CONTEXT_FIELDS)}.")
+    # A field named like Serializer.fields: DRF's metaclass moves declared fields into _declared_fields, so the
+    # attribute never shadows the property at run time; only the type checker sees a clash.
+    fields = CommaList(required=False, help_text=f"Fields to return, among: {', '.join(CONTEXT_FIELDS)}.")  # type: ignore[assignment]
 
     def validate_fields(self, value: list[str]) -> list[str]:
         unknown = [name for name in value if name not in CONTEXT_FIELDS]

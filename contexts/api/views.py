@@ -223,7 +223,7 @@ class VersionList(APIView):
 class VersionDetail(APIView):
     @doc.operation("versions_get", tag="versions", summary="Read one version of a context",
                    parameters=(doc.KEY, doc.VERSION), responses={200: VersionRead}, refusals=(400, 404))
-    def get(self, request: Request, key: str, version: int) -> Response:
+    def get(self, request: Request, key: str, version: str) -> Response:
         return Response(VersionRead(version_get(context=context_get(key=key), version=version_in_path(version))).data)
 
 
@@ -236,7 +236,7 @@ class VersionRestore(APIView):
         parameters=(doc.KEY, doc.VERSION, doc.IF_MATCH_REQUIRED, doc.etag_header(200)),
         responses={200: ContextRead}, refusals=(400, 404, 412, 413, 428),
     )
-    def post(self, request: Request, key: str, version: int) -> Response:
+    def post(self, request: Request, key: str, version: str) -> Response:
         context = services.context_restore(key=key, version=version_in_path(version),
                                            expected_version=expected_version(request, required=True))  # type: ignore[arg-type]
         return context_response(context)
@@ -287,7 +287,7 @@ class SummaryCollection(APIView):
 class SummaryDetail(APIView):
     @doc.operation("summaries_get", tag="summaries", summary="Read a summary",
                    parameters=(doc.KEY, doc.SUMMARY_ID), responses={200: SummaryRead}, refusals=(400, 404))
-    def get(self, request: Request, key: str, summary_id: int) -> Response:
+    def get(self, request: Request, key: str, summary_id: str) -> Response:
         return Response(SummaryRead(summaries.summary_get(context=context_get(key=key), summary_id=summary_in_path(summary_id))).data)
 
 
@@ -300,7 +300,7 @@ class SummaryRetry(APIView):
         parameters=(doc.KEY, doc.SUMMARY_ID, doc.location_header(202, "the summary")),
         responses={202: SummaryRead}, refusals=(400, 404, 409),
     )
-    def post(self, request: Request, key: str, summary_id: int) -> Response:
+    def post(self, request: Request, key: str, summary_id: str) -> Response:
         summary = summaries.summary_get(context=context_get(key=key), summary_id=summary_in_path(summary_id))
         return Response(SummaryRead(summaries.summary_retry(summary=summary)).data,
                         status=status.HTTP_202_ACCEPTED, headers={"Location": summary_url(summary)})

@@ -26,6 +26,7 @@ from contexts.summarizer.base import Draft, Summarizer, SummarizerError
 from contexts.summarizer.config import default_model
 from contexts.summarizer.quality import measure
 from contexts.summarizer.queue import Claim, claim_next, renew
+from tenants.current import tenant_db
 from tenants.db_errors import connection_lost
 from tenants.schema_switch import restoring_schema
 
@@ -116,7 +117,7 @@ class Worker:
             return None
         try:
             with restoring_schema():
-                connection.set_tenant(claim.tenant)
+                tenant_db.set_tenant(claim.tenant)
                 return self._process(claim)
         except DatabaseError as exc:
             if connection_lost(exc):

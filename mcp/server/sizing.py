@@ -111,10 +111,10 @@ def fit(payload: dict[str, Any], render: Callable[[dict[str, Any]], int], *, lim
         if size <= limit:
             return payload, kept
         if needed > 0:
-            shortened = _drop_list_items(payload, excess=size - limit, ratio=ratio)
-            if shortened is None:
+            dropped = _drop_list_items(payload, excess=size - limit, ratio=ratio)
+            if dropped is None:
                 break
-            kept[shortened[0]] = shortened[1]
+            kept[dropped[0]] = dropped[1]
             size = render(payload)
             if size <= limit:
                 return payload, kept

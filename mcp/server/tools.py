@@ -25,7 +25,7 @@ from contexts import services, summaries
 from contexts.errors import ContextError, ContextExpired, InvalidContext, StaleVersion, SummaryNotFound
 from contexts.limits import MAX_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, MAX_TITLE_LENGTH
 from contexts.listing import ContextFilter, contexts_page, contexts_recent
-from contexts.models import Context
+from contexts.models import Context, Summary
 from contexts.selectors import context_get
 from contexts.versions import version_diff, version_get, versions_of
 from mcp.server.errors import INVALID_PARAMS, McpError, invalid_params
@@ -217,7 +217,7 @@ def _expiry(value: Any) -> dt.datetime | None:
 
 def put_context(args: dict[str, Any]) -> ToolAnswer:
     key = args["key"]
-    values = {name: args[name] for name in ("title", "content", "tags", "metadata") if name in args}
+    values: dict[str, Any] = {name: args[name] for name in ("title", "content", "tags", "metadata") if name in args}
     if "expires_at" in args:
         values["expires_at"] = _expiry(args["expires_at"])
     if "expected_version" in args:
@@ -310,6 +310,7 @@ def request_summary(args: dict[str, Any]) -> ToolAnswer:
 
 def get_summary(args: dict[str, Any]) -> ToolAnswer:
     context = context_get(key=args["key"])
+    summary: Summary | None
     if "summary_id" in args:
         summary = summaries.summary_get(context=context, summary_id=args["summary_id"])
     else:

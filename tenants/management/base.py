@@ -40,7 +40,7 @@ def as_command_error(exc: BaseException) -> CommandError:
             # No SQLSTATE: the server never answered (refused, down, bad credentials) or dropped the socket.
             return CommandError(f"Cannot reach the database: {first_line(exc)}")
         return CommandError(f"Lost the connection to the database: {first_line(exc)}{LOST_HINT}")
-    return CommandError(f"The database refused: {first_line(exc)}{SQLSTATE_HINTS.get(code, '')}")
+    return CommandError(f"The database refused: {first_line(exc)}{SQLSTATE_HINTS.get(code or '', '')}")
 
 
 @contextmanager

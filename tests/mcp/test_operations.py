@@ -246,7 +246,7 @@ def test_an_entry_written_by_the_read_matches_one_written_on_its_own(acme, acme_
 def test_an_expired_context_is_one_failure_entry_and_no_read_counted(acme, acme_mcp):
     with tenant_context(acme):
         services.context_create(key="notes/old", content="Gone soon.",
-                                expires_at=timezone.now() - dt.timedelta(seconds=1))
+                                expires_at=timezone.now() - dt.timedelta(hours=1))  # before the test transaction began
 
     acme_mcp.tool("get_context", {"key": "notes/old"})
 

@@ -18,13 +18,14 @@ import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from audit.request_id import start_request
 from mcp.server.errors import INSUFFICIENT_SCOPE
 from mcp.server.protocol import Exchange, serve
 from mcp.server.sizing import encoded
 from tenants.access import api_key_authenticate
+from tenants.current import tenant_db
 from tenants.errors import AccessRefused
 from tenants.models import Tenant
 
@@ -60,7 +61,7 @@ class Command(BaseCommand):
                 self._send({"jsonrpc": "2.0", "id": _message_id(line), "error": {
                     "code": INSUFFICIENT_SCOPE, "message": f"The tenant {tenant!r} is suspended."}})
                 continue
-            connection.set_tenant(host_tenant)
+            tenant_db.set_tenant(host_tenant)
             reply = serve(Exchange(body=line, tenant=host_tenant, authorization=authorization, transport="stdio"))
             if reply.message is not None:
                 self._send(reply.message)
