@@ -24,3 +24,19 @@ def test_cursor_without_search_path_sends_the_statement_alone_and_logs_it(acme):
             assert cursor.fetchone() == (0,)
 
     assert [query["sql"] for query in captured.captured_queries] == ['SELECT count(*) FROM "tenant_acme"."contexts"']
+
+
+def test_the_admin_redirect_for_a_missing_object_is_still_there_and_says_so(acme):
+    from django.contrib.admin import ModelAdmin
+
+    from tests.contexts.test_admin import owner_client
+
+    assert callable(getattr(ModelAdmin, "_get_obj_does_not_exist_redirect", None)), (
+        "ModelAdmin._get_obj_does_not_exist_redirect is gone")
+    client, _ = owner_client(acme)
+
+    response = client.get("/admin/contexts/context/999999/history/", follow=True)
+
+    assert response.redirect_chain == [("/admin/", 302)]
+    assert [str(message) for message in response.context["messages"]] == [
+        "context with ID “999999” doesn’t exist. Perhaps it was deleted?"]  # Django's words, verbose name as is
