@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from contextlib import closing
 from io import StringIO
 
@@ -18,7 +20,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from audit.models import AuditLog
 from tenants.backfill import (
+    Backfill,
     BackfillBusy,
     BackfillError,
     BackfillObserver,
@@ -26,11 +30,13 @@ from tenants.backfill import (
     BatchDone,
     BatchRetry,
     backfill_status,
+    register,
     unregister,
 )
 from tenants.db_errors import backend_pid
 from tenants.models import BackfillProgress
 from tenants.services import tenant_create
+from tests.catalog import applied
 from tests.conftest import PROJECT_DIR, child_database_url
 from tests.tenants.backfills_for_tests import COUNT_VISITS, TITLE_FROM_KEY, register_all
 
@@ -129,8 +135,6 @@ def test_every_row_is_changed_once_a_batch_at_a_time_each_committed_and_holding_
     assert progress.finished_at is not None
 
     # The run is in the audit log, with what it did.
-    from audit.models import AuditLog
-
     entries = list(AuditLog.objects.filter(action__startswith="backfill.").order_by("id"))
     assert [entry.action for entry in entries] == ["backfill.started", "backfill.finished"]
     assert entries[1].details["rows"] == 1250 and entries[1].details["done"] == 2 and entries[1].outcome == "success"
@@ -265,8 +269,6 @@ def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_
 
     acme, globex = result.outcomes
     assert acme.state == "failed" and "met 3 lock timeouts" in acme.error
-    from audit.models import AuditLog
-
     entry = AuditLog.objects.get(action="backfill.failed")
     assert entry.outcome == "failure" and entry.details["failures"] == [{"schema": "tenant_acme", "error": acme.error}]
     assert globex.state == "done"
@@ -281,8 +283,6 @@ def test_a_schema_whose_rows_stay_locked_fails_keeping_its_batches_and_the_next_
 
 
 def test_a_schema_whose_data_the_database_refuses_fails_alone_and_the_next_goes_on(committed):
-    from tenants.backfill import Backfill
-
     tenant_create(slug="acme", name="Acme")
     tenant_create(slug="globex", name="Globex")
     seed("tenant_acme", 150)
@@ -306,8 +306,6 @@ def test_a_schema_whose_data_the_database_refuses_fails_alone_and_the_next_goes_
 
 
 def test_a_batch_that_runs_past_the_statement_timeout_is_tried_again_at_half_the_size(committed):
-    from tenants.backfill import Backfill
-
     tenant_create(slug="acme", name="Acme")
     seed("tenant_acme", 10)
     # A slow statement, made so on the server: 50 ms a row.
@@ -336,8 +334,6 @@ def test_a_second_run_of_the_same_backfill_is_refused_while_one_goes_on(committe
     other = other_connection("test other run")
     try:
         with other.cursor() as cursor:
-            import zlib
-
             cursor.execute(
                 "SELECT pg_advisory_lock(%s, %s)", [0x6D6362, zlib.crc32(COUNT_VISITS.name.encode()) & 0x7FFFFFFF]
             )
@@ -641,8 +637,6 @@ def test_on_a_terminal_the_command_draws_a_bar_then_the_summary_and_lines_when_a
 
 
 def test_json_reports_the_run_for_scripts(committed, test_backfills):
-    import json
-
     tenant_create(slug="acme", name="Acme")
     seed("tenant_acme", 150)
     out = StringIO()
@@ -655,8 +649,6 @@ def test_json_reports_the_run_for_scripts(committed, test_backfills):
 
 
 def test_migration_status_shows_unfinished_backfills_and_its_check_ignores_them(committed, test_backfills):
-    import json
-
     tenant_create(slug="acme", name="Acme")
     tenant_create(slug="globex", name="Globex")
     seed("tenant_acme", 10)
@@ -675,3 +667,70 @@ def test_migration_status_shows_unfinished_backfills_and_its_check_ignores_them(
     backfills = {b["backfill"]: b for b in json.loads(document.getvalue())["backfills"]}
     assert (backfills["test_count_visits"]["done"], backfills["test_count_visits"]["complete"]) == (1, False)
     assert backfills["test_title_from_key"]["not_started"] == 2
+
+
+# The README's worked example, end to end: expand, backfill, contract.
+
+CONTENT_LENGTH = "tests.fleet_migrations.content_length"
+
+
+def constraint_validated(schema_name: str, name: str) -> bool | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.convalidated FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
+            "WHERE n.nspname = %s AND c.conname = %s", [schema_name, name],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def test_the_readmes_example_expand_backfill_contract_across_the_fleet(committed, settings):
+    tenant_create(slug="acme", name="Acme")
+    tenant_create(slug="globex", name="Globex")
+    seed("tenant_acme", 1000)
+    seed("tenant_globex", 300)
+    settings.MIGRATION_MODULES = {"contexts": CONTENT_LENGTH}
+    # The model has no such field in this code, so the backfill is written in SQL.
+    register(Backfill(
+        name="context_content_length", model="contexts.Context", requires=("contexts", "0002_context_content_length"),
+        sql="UPDATE contexts SET content_length = length(content) WHERE id > %(after)s AND id <= %(upto)s "
+            "AND content_length IS NULL",
+        batch_size=250,
+    ))
+    try:
+        # 1. Expand, on a canary tenant first.
+        call_command("migrate_schemas", "--schema", "tenant_acme", "contexts", "0002_context_content_length",
+                     stdout=StringIO())
+        # 3. Backfill: acme is done, globex waits for its migration, and the gate stays shut.
+        out = StringIO()
+        call_command("backfill", "context_content_length", "--pause", "0", stdout=out)
+        assert "[1/2] tenant_acme  done  1,000 rows in 4 batches" in out.getvalue()
+        assert "[2/2] tenant_globex  waiting  needs contexts.0002_context_content_length" in out.getvalue()
+        with pytest.raises(SystemExit):
+            call_command("backfill", "context_content_length", "--status", "--check", stdout=StringIO())
+
+        # The rest of the fleet: expand, then backfill (acme is not visited again).
+        call_command("migrate_schemas", "--tenant", "contexts", "0002_context_content_length", stdout=StringIO())
+        # A contract migration run before the backfill fails that schema cleanly: it stays where it was.
+        with pytest.raises(CommandError, match="1 schema"):
+            call_command("migrate_schemas", "--schema", "tenant_globex", stdout=StringIO(), stderr=StringIO())
+        assert applied("tenant_globex")[-1] == "0002_context_content_length"
+        assert constraint_validated("tenant_globex", "contexts_content_length_known") is None
+        out = StringIO()
+        call_command("backfill", "context_content_length", "--pause", "0", stdout=out)
+        assert "[2/2] tenant_globex  done  300 rows in 2 batches" in out.getvalue()
+        assert "1 schema(s) done, 1 already done" in out.getvalue()
+        call_command("backfill", "context_content_length", "--status", "--check", stdout=StringIO())  # open
+
+        # 4. Contract: the check added NOT VALID, then validated, in every schema.
+        call_command("migrate_schemas", "--tenant", stdout=StringIO())
+        assert constraint_validated("tenant_acme", "contexts_content_length_known") is True
+        assert constraint_validated("tenant_globex", "contexts_content_length_known") is True
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT content_length, content FROM tenant_acme.contexts UNION ALL "
+                "SELECT content_length, content FROM tenant_globex.contexts) c WHERE content_length = length(content)"
+            )
+            assert cursor.fetchone()[0] == 1300
+    finally:
+        unregister("context_content_length")
