@@ -93,9 +93,12 @@ def test_a_statement_in_autocommit_carries_its_tenants_path_and_leaves_the_sessi
             cursor.execute("SELECT current_schemas(false)")
             assert cursor.fetchone()[0] == ["tenant_acme", "public"]
 
-    (count, schemas) = [query["sql"] for query in captured.captured_queries]
+        assert "contexts" in Context.objects.filter(key="notes").explain()  # public has no such table
+
+    (count, schemas, explain) = [query["sql"] for query in captured.captured_queries]
     assert count.startswith('SET LOCAL search_path = "tenant_acme","public"; SELECT COUNT(*)')  # one round trip
     assert schemas.startswith('SET LOCAL search_path = "tenant_acme","public"; SELECT current_schemas')
+    assert explain.startswith('SET LOCAL search_path = "tenant_acme","public"; EXPLAIN SELECT')
     assert session_search_path() == before  # nothing left on the session for the next user of the server connection
 
 

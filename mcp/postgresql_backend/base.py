@@ -76,10 +76,10 @@ from psycopg2 import sql as psycopg2_sql
 
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
-# The statements that carry the path with them in autocommit: queries and DML, which PostgreSQL runs in the
-# implicit transaction of a multi-statement string (Django may open a compound query with a parenthesis).
+# The statements that carry the path with them in autocommit: queries, DML and their EXPLAIN, which PostgreSQL
+# runs in the implicit transaction of a multi-statement string (Django may open a compound query with a parenthesis).
 _CARRIES_PATH = re.compile(
-    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE)\b",
+    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE|EXPLAIN)\b",
     re.IGNORECASE | re.DOTALL,
 )
 
