@@ -59,6 +59,7 @@ class FleetExecutor(MigrationExecutor):
         target = graph.resolve_target(app_label, migration_name) if app_label else None
         if PUBLIC_SCHEMA in (tenants or []) and not schema_names:
             return  # the public call of a run; the tenant call follows
+        migrator = None
         if schema_names or context.wave is not None:  # an empty wave is reported too: 0 schemas
             migrator = FleetMigrator(
                 graph=graph,
@@ -77,13 +78,13 @@ class FleetExecutor(MigrationExecutor):
             pool_mark([name for name in pooled if name not in not_done],
                       fingerprint=graph_fingerprint(graph) if target is None else "")
         if target is None and not self.options.get("schema_name"):
-            self._refresh_template(graph, context)
+            self._refresh_template(graph, context, replays=migrator._replays if migrator is not None else None)
 
     @staticmethod
-    def _refresh_template(graph: MigrationGraph, context: FleetContext) -> None:
+    def _refresh_template(graph: MigrationGraph, context: FleetContext, *, replays: dict | None = None) -> None:
         """Keep the tenant template in step with the code, so that the next signup does no migrating."""
         try:
-            current_script(graph)
+            current_script(graph, replays=replays)
         except TenantError as exc:  # the run itself went well; creation will migrate instead
             (context.write or sys.stdout.write)(f"The tenant template could not be built: {exc}")
 

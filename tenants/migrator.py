@@ -136,6 +136,7 @@ class FleetMigrator:
         # Per distinct applied set, not per schema: a fleet holds a handful of states, whatever its size.
         self._plans: dict[frozenset[MigrationKey], list[tuple[MigrationKey, bool]]] = {}
         self._effective: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
+        self._plan_names: dict[tuple[tuple[MigrationKey, bool], ...], list[str]] = {}
 
     def plan_for(self, state: SchemaState) -> list[tuple[MigrationKey, bool]]:
         """Return [(migration, backwards)] that takes this schema to the targets."""
@@ -220,6 +221,14 @@ class FleetMigrator:
             self._replays[signature] = statements
         return outcome
 
+    def _names(self, plan: list[tuple[MigrationKey, bool]]) -> list[str]:
+        """`app.name` of each migration of plan: one list per plan, shared by its outcomes (10,000 at 10,000 tenants)."""
+        key = tuple(plan)
+        names = self._plan_names.get(key)
+        if names is None:
+            names = self._plan_names[key] = [f"{app}.{name}" for (app, name), _ in plan]
+        return names
+
     def _replayable(self, plan: list[tuple[MigrationKey, bool]]) -> bool:
         """Whether every operation only changes the schema, the same way whatever the data (no RunPython)."""
         nodes = self.graph.loader.graph.nodes
@@ -236,7 +245,7 @@ class FleetMigrator:
         tenants.citus). On error the transaction is rolled back here.
         """
         backwards = plan[0][1]
-        names = [f"{app}.{name}" for (app, name), _ in plan]
+        names = self._names(plan)
         connection.ensure_connection()
         raw = connection.connection
         started = time.perf_counter()
@@ -308,7 +317,7 @@ class FleetMigrator:
         nodes = executor.loader.graph.nodes
         migration_plan = [(nodes[key], backwards) for key, backwards in plan]
         backwards = plan[0][1]
-        names = [f"{app}.{name}" for (app, name), _ in plan]
+        names = self._names(plan)
         started = time.perf_counter()
         try:
             with restoring_schema():  # back where the caller was (public for a run)

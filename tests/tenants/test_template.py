@@ -119,3 +119,45 @@ def test_a_non_atomic_migration_does_not_stop_tenant_creation(committed, setting
         cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'tenant_acme' AND indexname = 'contexts_title_idx'")
         assert cursor.fetchone() == ("contexts_title_idx",)
     assert catalog("tenant_acme")["migrations"] == [("contexts", name) for name in (*REAL_MIGRATIONS, "0002_context_title_index")]
+
+
+def test_a_migrate_run_extends_the_template_with_what_it_ran_instead_of_migrating_a_scratch_schema(
+    public_tenant, settings, monkeypatch
+):
+    from tenants import template
+
+    tenant_create(slug="acme", name="Acme")  # stores the script of the real migrations
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    built: list[MigrationGraph] = []
+    build_script = template.build_script
+    monkeypatch.setattr(template, "build_script", lambda graph: (built.append(graph), build_script(graph))[1])
+
+    call_command("migrate_schemas", "--tenant", stdout=StringIO())
+
+    assert built == []
+    script = TenantSchemaScript.objects.get(fingerprint=graph_fingerprint(MigrationGraph()))
+    assert script.migrations[-1] == ["contexts", "0002_context_note"]
+    tenant_create(slug="from-extended", name="T")
+    migrate_from_zero("tenant_migrated")
+    extended, migrated = catalog("tenant_from_extended"), catalog("tenant_migrated")
+    assert any("note" in str(column) for column in extended["columns"])
+    for part in CATALOG_QUERIES:
+        assert extended[part] == migrated[part], part
+
+
+def test_a_stored_script_another_django_or_other_migration_files_built_is_not_extended(
+    public_tenant, settings, monkeypatch
+):
+    from tenants import template
+
+    tenant_create(slug="acme", name="Acme")
+    TenantSchemaScript.objects.update(fingerprint="built-by-another-django-version")
+    settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
+    built: list[MigrationGraph] = []
+    build_script = template.build_script
+    monkeypatch.setattr(template, "build_script", lambda graph: (built.append(graph), build_script(graph))[1])
+
+    call_command("migrate_schemas", "--tenant", stdout=StringIO())
+
+    assert len(built) == 1
+    assert TenantSchemaScript.objects.filter(fingerprint=graph_fingerprint(MigrationGraph())).exists()
