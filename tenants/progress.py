@@ -47,7 +47,7 @@ class SchemaLines:
         pass
 
 
-class _Stream:
+class TextStream:
     """A Django OutputWrapper seen as a plain text stream (rich writes partial lines and control codes)."""
 
     def __init__(self, out: Any) -> None:
@@ -129,7 +129,7 @@ def _rich_progress(bar: ProgressBar, *, noun: str) -> Any:
     def fixed() -> Column:
         return Column(no_wrap=True)
 
-    console = Console(file=_Stream(bar.out), force_terminal=True, width=bar.width, highlight=False)
+    console = Console(file=TextStream(bar.out), force_terminal=True, width=bar.width, highlight=False)
     return CountedProgress(
         TextColumn("{task.description}", table_column=fixed()),
         BarColumn(bar_width=None),
@@ -148,10 +148,14 @@ def run_display(
     out: Any, *, mode: str = "auto", verbosity: int = 1, verb: str = "Migrating", noun: str = "schemas"
 ) -> RunDisplay:
     """Return the bar on a terminal (or when asked for), else the lines; verbosity 0 is always lines (failures)."""
-    wants_bar = mode == "bar" or (mode == "auto" and _is_terminal(out))
-    if wants_bar and verbosity >= 1:
+    if wants_bar(out, mode=mode, verbosity=verbosity):
         return ProgressBar(out, verb=verb, noun=noun)
     return SchemaLines(out.write, verbosity=verbosity)
+
+
+def wants_bar(out: Any, *, mode: str, verbosity: int) -> bool:
+    """A bar when asked for, or by default on a terminal; never at verbosity 0 (failures only, as lines)."""
+    return verbosity >= 1 and (mode == "bar" or (mode == "auto" and _is_terminal(out)))
 
 
 def _is_terminal(out: Any) -> bool:

@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from audit.request_id import command_actor_label
 from tenants.db_errors import CLOSED_CONNECTION_ERRORS, DATABASE_ERRORS, connection_lost, first_loss, sqlstate
 from tenants.errors import TenantError, first_line
+from tenants.progress import PROGRESS_MODES
 from tenants.schema_switch import restoring_schema
 from tenants.session_database import session_database
 
@@ -85,6 +86,14 @@ def add_wave_arguments(parser: CommandParser, *, plan: bool = True) -> None:
         "--canary", type=positive_int, metavar="N",
         help="Only N tenants (of those the other options choose), the same N on every run: "
         "those whose schema name's MD5 sorts first.",
+    )
+
+
+def add_progress_argument(parser: CommandParser) -> None:
+    """--progress: how a run over many schemas shows itself (tenants.progress)."""
+    parser.add_argument(
+        "--progress", choices=PROGRESS_MODES, default="auto",
+        help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
     )
 
 

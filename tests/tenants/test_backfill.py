@@ -377,6 +377,17 @@ def stop_child_after(child: subprocess.Popen, batches: int, sig: signal.Signals)
             "AND application_name = 'mcp' AND state <> 'idle'"
         )
         assert cursor.fetchone()[0] == 0
+        # A killed client's backend ends when it reads the closed socket, a moment after the kill: until then it
+        # still holds the run's advisory lock, and the next run would be refused as busy.
+        deadline = time.monotonic() + 30
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                           "WHERE l.locktype = 'advisory' AND d.datname = current_database() "
+                           "AND l.pid <> pg_backend_pid()")
+            if cursor.fetchone()[0] == 0:
+                break
+            assert time.monotonic() < deadline, "the stopped run's session never let its lock go"
+            time.sleep(0.02)
 
 
 @pytest.mark.subprocess

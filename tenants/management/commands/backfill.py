@@ -22,8 +22,8 @@ from tenants.backfill import (
     registered_backfills,
     tenant_schema_names,
 )
-from tenants.management.base import ProjectCommand, add_wave_arguments, positive_int
-from tenants.progress import PROGRESS_MODES
+from tenants.management.base import ProjectCommand, add_progress_argument, add_wave_arguments, positive_int
+from tenants.progress import TextStream, wants_bar
 from tenants.selectors import wave_schema_names
 
 
@@ -81,10 +81,7 @@ class Command(ProjectCommand):
             "--json", action="store_true",
             help="Print the run's (or the status's) summary as one JSON document on stdout (progress goes to stderr).",
         )
-        parser.add_argument(
-            "--progress", choices=PROGRESS_MODES, default="auto",
-            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
-        )
+        add_progress_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["check"] and not options["status"]:
@@ -130,7 +127,7 @@ class Command(ProjectCommand):
 
     def _observer(self, human: OutputWrapper, *, mode: str, verbosity: int) -> BackfillObserver:
         """A bar on a terminal (or when asked for), else lines; verbosity 0 is always lines (failures only)."""
-        if verbosity >= 1 and (mode == "bar" or (mode == "auto" and human.isatty())):
+        if wants_bar(human, mode=mode, verbosity=verbosity):
             return BarObserver(human)
         return LineObserver(human, self.style, verbosity=verbosity)
 
@@ -230,7 +227,7 @@ class BarObserver(BackfillObserver):
 
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-            TimeRemainingColumn(), console=Console(file=_Stream(out), force_terminal=True, highlight=False),
+            TimeRemainingColumn(), console=Console(file=TextStream(out), force_terminal=True, highlight=False),
         )
         self.fleet = self.progress.add_task("Backfilling", total=None, note="0 failed")
         self.schema = self.progress.add_task("", total=None, note="", visible=False)
@@ -267,19 +264,3 @@ class BarObserver(BackfillObserver):
     def close(self) -> None:
         self.progress.stop()
 
-
-class _Stream:
-    """A Django OutputWrapper seen as a plain text stream (rich writes partial lines and control codes)."""
-
-    def __init__(self, out: OutputWrapper) -> None:
-        self._out = out
-
-    def write(self, text: str) -> int:
-        self._out.write(text, style_func=lambda unstyled: unstyled, ending="")
-        return len(text)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def isatty(self) -> bool:
-        return True

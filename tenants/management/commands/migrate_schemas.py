@@ -18,12 +18,12 @@ from django_tenants.management.commands.migrate_schemas import MigrateSchemasCom
 
 from tenants.errors import TenantNotFound
 from tenants.executors import FLEET_CONTEXT_OPTION, FleetContext, FleetExecutor
-from tenants.management.base import ProjectCommand, add_wave_arguments
+from tenants.management.base import ProjectCommand, add_progress_argument, add_wave_arguments
 from tenants.migration_lock import migration_lock
 from tenants.migration_runs import run_fail, run_finish, run_start, run_summary
 from tenants.models import Tenant, TenantPlan
 from tenants.naming import PUBLIC_SCHEMA
-from tenants.progress import PROGRESS_MODES, run_display
+from tenants.progress import run_display
 from tenants.schema_switch import restoring_schema
 from tenants.selectors import wave_schema_names
 from tenants.services import ensure_public_tenant
@@ -60,10 +60,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             "--json", action="store_true",
             help="Print the run's summary as one JSON document on stdout (the progress goes to stderr).",
         )
-        parser.add_argument(
-            "--progress", choices=PROGRESS_MODES, default="auto",
-            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
-        )
+        add_progress_argument(parser)
         parser.add_argument("--fail-fast", action="store_true", help="Stop at the first schema that fails.")
         parser.add_argument(
             "--lock-wait", type=float, default=settings.MIGRATION_LOCK_WAIT,

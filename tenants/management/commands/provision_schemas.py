@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from tenants.management.base import ProjectCommand, positive_int
+from tenants.management.base import ProjectCommand, add_progress_argument, positive_int
 from tenants.models import PooledSchema
 from tenants.pool import pool_provision
-from tenants.progress import PROGRESS_MODES, RunDisplay, run_display
+from tenants.progress import RunDisplay, run_display
 
 
 class Command(ProjectCommand):
@@ -24,10 +24,7 @@ class Command(ProjectCommand):
         parser.add_argument(
             "--count", type=positive_int, required=True, help="How many ready schemas the pool should hold (1 or more)."
         )
-        parser.add_argument(
-            "--progress", choices=PROGRESS_MODES, default="auto",
-            help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",
-        )
+        add_progress_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
