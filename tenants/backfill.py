@@ -52,7 +52,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.apps import apps
 from django.db import connection, models, transaction
@@ -60,6 +60,7 @@ from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from audit.services import audit_record
+from tenants.current import tenant_db
 from tenants.db_errors import DATABASE_ERRORS, backend_pid, connection_lost, sqlstate
 from tenants.errors import TenantError, first_line
 from tenants.fleet import MigrationKey, read_fleet_state
@@ -346,9 +347,9 @@ class BackfillRunner:
             return SchemaOutcome(schema_name, "already done", duration_s=time.perf_counter() - started)
         outcome = self.in_flight = SchemaOutcome(schema_name, "done", resumed_after=progress.last_pk)
         table = f"{quote_schema(schema_name)}.{connection.ops.quote_name(model._meta.db_table)}"
-        pk = connection.ops.quote_name(model._meta.pk.column)
+        pk = connection.ops.quote_name(cast(str, model._meta.pk.column))
         try:
-            connection.set_schema(schema_name)  # for the backfill's own statements: the ORM's, or its SQL's
+            tenant_db.set_schema(schema_name)  # for the backfill's own statements: the ORM's, or its SQL's
 
             def key_range(cursor: Any, retries: int) -> tuple[int | None, int | None]:
                 # The index's two ends; even this waits for a table lock (a migration's ALTER): bounded too.
@@ -371,7 +372,7 @@ class BackfillRunner:
                 raise  # not this schema's failure; the batch in flight was rolled back, the progress row with it
             outcome.state, outcome.error = "failed", f"{exc.__class__.__name__}: {first_line(exc)}"
         finally:
-            connection.set_schema_to_public()
+            tenant_db.set_schema_to_public()
         if outcome.failed:
             BackfillProgress.objects.filter(pk=progress.pk).update(error=outcome.error[:2000], updated_at=timezone.now())
         outcome.duration_s = time.perf_counter() - started

@@ -47,7 +47,7 @@ class TenantMiddleware(TenantMainMiddleware):
 
     async def _acall_then_forget(self, request: HttpRequest) -> HttpResponse:
         try:
-            return await super().__acall__(request)  # type: ignore[misc, no-any-return]
+            return await super().__acall__(request)
         finally:
             forget_read_ahead()
 

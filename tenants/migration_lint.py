@@ -26,8 +26,9 @@ register_sql_analyser() puts this one there. This module is for development and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 from django_migration_linter.sql_analyser import PostgresqlAnalyser
 from django_migration_linter.sql_analyser.analyser import ANALYSER_STRING_MAPPING
@@ -149,7 +150,7 @@ def creates_index_in_locking_transaction(sql_statements: list[str], **kwargs: ob
     )
 
 
-EVERY_INDEX_STATEMENT = {
+EVERY_INDEX_STATEMENT: dict[str, Callable[..., Any]] = {
     "CREATE_INDEX": creates_index_on_existing_table,
     "CREATE_INDEX_EXCLUSIVE": creates_index_in_locking_transaction,
 }

@@ -11,8 +11,9 @@ releases it if the process dies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 import psycopg2.errors
@@ -95,7 +96,7 @@ def _take_on_default_connection(lock_sql: str, *, wait_seconds: float) -> None:
 
 
 def hold_shared_migration_lock(
-    *, wait_seconds: float, then: tuple[str, list[object]] | None = None
+    *, wait_seconds: float, then: tuple[str, Sequence[Any]] | None = None
 ) -> tuple[object, ...] | None:
     """Take the lock shared until the current transaction ends (tenant creation); raise MigrationLockBusy.
 

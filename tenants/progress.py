@@ -11,7 +11,7 @@ rich is imported only when a bar is actually drawn.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 # Modes of --progress: what `auto` becomes is decided by whether the output is a terminal.
 PROGRESS_MODES = ("auto", "bar", "lines")
@@ -48,7 +48,7 @@ class SchemaLines:
 
 
 class TextStream:
-    """A Django OutputWrapper seen as a plain text stream (rich writes partial lines and control codes)."""
+    """A Django OutputWrapper seen as a plain text stream (what rich writes to: write, flush, isatty) (rich writes partial lines and control codes)."""
 
     def __init__(self, out: Any) -> None:
         self._out = out
@@ -129,7 +129,7 @@ def _rich_progress(bar: ProgressBar, *, noun: str) -> Any:
     def fixed() -> Column:
         return Column(no_wrap=True)
 
-    console = Console(file=TextStream(bar.out), force_terminal=True, width=bar.width, highlight=False)
+    console = Console(file=cast(IO[str], TextStream(bar.out)), force_terminal=True, width=bar.width, highlight=False)
     return CountedProgress(
         TextColumn("{task.description}", table_column=fixed()),
         BarColumn(bar_width=None),

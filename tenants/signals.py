@@ -29,9 +29,9 @@ def _host_tenant(request: HttpRequest | None) -> Any:
 def remember_privileges(sender: type[User], instance: User, **kwargs: Any) -> None:
     """Keep the stored privileges, to compare after the save."""
     if instance.pk is None:
-        instance._stored_privileges = None
+        instance._stored_privileges = None  # for this save only, read in post_save
         return
-    instance._stored_privileges = (
+    instance._stored_privileges = (  # type: ignore[attr-defined]
         User.objects.filter(pk=instance.pk).values(*PRIVILEGE_FIELDS).first()
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
@@ -227,7 +227,7 @@ class BarObserver(BackfillObserver):
 
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-            TimeRemainingColumn(), console=Console(file=TextStream(out), force_terminal=True, highlight=False),
+            TimeRemainingColumn(), console=Console(file=cast(IO[str], TextStream(out)), force_terminal=True, highlight=False),
         )
         self.fleet = self.progress.add_task("Backfilling", total=None, note="0 failed")
         self.schema = self.progress.add_task("", total=None, note="", visible=False)

@@ -40,6 +40,6 @@ class Command(ProjectCommand):
             return
         for row in rows:
             self.stdout.write(
-                f"{row['key_id']}  {row['name']:<20}  {row['state']:<8}  {' '.join(row['scopes']):<46}  "
+                f"{row['key_id']}  {row['name']:<20}  {row['state']:<8}  {' '.join(row['scopes'] or ()):<46}  "
                 f"expires {row['expires_at'] or 'never'}  last used {row['last_used_at'] or 'never'}"
             )

@@ -81,7 +81,7 @@ class Command(ProjectCommand, SqlMigrateCommand):
         super().add_arguments(parser)
         parser.add_argument("--schema", dest="schema_name", required=self.schema_required, help=self.schema_help)
 
-    def handle(self, *args: Any, **options: Any) -> str:
+    def handle(self, *args: Any, **options: Any) -> str | None:
         schema_name = self.schema_for(options)
         if schema_name is None:
             return super().handle(*args, **options)

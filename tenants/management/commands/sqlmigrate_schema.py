@@ -18,7 +18,7 @@ class Command(SqlMigrateCommand):
     schema_required = True
     schema_help = "The schema to migrate: public for a shared app, a tenant schema for a tenant app."
 
-    def handle(self, *args: Any, **options: Any) -> str:
+    def handle(self, *args: Any, **options: Any) -> str | None:
         sql = super().handle(*args, **options)
         if not sql:
             return sql
