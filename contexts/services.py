@@ -13,6 +13,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Count, F, Func, Sum
 from django.utils import timezone
@@ -265,8 +266,13 @@ def _count_reads(condition: str, params: list[Any]) -> list[Context]:
     carried = carried_entry()
     if carried is None:
         sql = f"{_COUNT_READS.format(table=table)} WHERE {condition}{may_wait} RETURNING {returning}"
-    else:  # the call's audit entry rides with the read (audit.services); a record, so committed durably
-        read = f"{_COUNT_READS.format(table=table)} WHERE {condition} RETURNING {returning}"
+    else:
+        # The call's audit entry rides with the read (audit.services), in its transaction: committed as the count
+        # is, so that a crash of the server may lose the last fraction of a second of reads' counts and entries
+        # together (never one without the other, never a change or its entry), unless DURABLE_READ_AUDIT asks
+        # every read's entry to wait for the disk, as a change's does (a flush per read: bench/mcp.py).
+        wait = "" if settings.DURABLE_READ_AUDIT else may_wait
+        read = f"{_COUNT_READS.format(table=table)} WHERE {condition}{wait} RETURNING {returning}"
         insert, entry_params = entry_insert_sql(carried.entry, when="EXISTS (SELECT FROM read)")
         sql, params = f"WITH read AS ({read}), entry AS ({insert}) SELECT * FROM read", [*params, *entry_params]
     with cursor_without_search_path(connections[DEFAULT_DB_ALIAS]) as cursor:

@@ -267,6 +267,9 @@ PLAN_LIMITS: dict[str, dict[str, Any]] = {
     "enterprise": {"max_content_bytes": 4 * 1024**2, "max_contexts": None, "max_total_bytes": None,
                    "requests_per_minute_key": 3_000, "requests_per_minute_tenant": 30_000},
 }
+# An MCP call that reads a context writes its audit entry in the read's own transaction (contexts.services), which
+# commits without waiting for the disk, as the read's count does; true: it waits, as every change's entry does.
+DURABLE_READ_AUDIT = env_bool("DURABLE_READ_AUDIT", default=False)
 # Refused credentials (unknown, revoked, another tenant's key …) from one address on one tenant's host, a minute:
 # each is audited, and past this many the answer is 429 and only the first refusal over it is (tenants.rate_limits).
 REFUSED_CREDENTIALS_PER_MINUTE = env_int("REFUSED_CREDENTIALS_PER_MINUTE", 60)

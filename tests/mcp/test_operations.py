@@ -201,7 +201,7 @@ def statements(captured: CaptureQueriesContext) -> list[str]:
 
 
 @pytest.mark.usefixtures("redis_caches")
-def test_get_context_costs_the_statements_of_the_rest_read(committed):
+def test_get_context_costs_the_statements_of_the_rest_read(committed, settings):
     """No more SQL than GET /api/v1/contexts/{key}, although every MCP call is audited and the REST API audits
     changes, not reads: the entry is written by the read's own statement. Routing, the key and the budget come
     from Redis in both; committed data, so no test transaction adds savepoints to the count."""
@@ -222,9 +222,15 @@ def test_get_context_costs_the_statements_of_the_rest_read(committed):
     assert len(mcp_read) <= len(rest_read) == 1
     (read,) = statements(mcp_read)
     assert read.startswith('WITH read AS (UPDATE "tenant_acme"."contexts"') and "INSERT INTO public" in read
+    assert "set_config('synchronous_commit', 'off', true)" in read  # the entry commits as the count does
     assert AuditLog.objects.filter(action="mcp.call").count() == audited + 1
+    settings.DURABLE_READ_AUDIT = True
+    with CaptureQueriesContext(connection) as durable_read:
+        mcp.tool("get_context", {"key": "notes/plan"})
+    (durable,) = statements(durable_read)
+    assert "synchronous_commit" not in durable  # waits for the disk, as a change's entry does
     with tenant_context(tenant):
-        assert Context.objects.get(key="notes/plan").access_count == 4
+        assert Context.objects.get(key="notes/plan").access_count == 5
     print(f"\nSQL statements per read: REST {len(rest_read)}, MCP {len(mcp_read)}")
 
 
