@@ -105,6 +105,17 @@ def run_manage(*args: str, env: dict[str, str] | None = None) -> subprocess.Comp
 KEPT_TABLES = {"django_migrations", "django_content_type", "auth_permission", "audit_logs"}
 
 
+def drop_tenant_schemas() -> None:
+    """Drop every tenant and pooled schema, and the rows of public's tables that name them."""
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'pool\\_%'")
+        for (schema,) in cursor.fetchall():
+            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        tables = set(connection.introspection.table_names()) - KEPT_TABLES
+        cursor.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in sorted(tables)) + " CASCADE")
+
+
 def delete_committed_audit_entries() -> None:
     """Remove committed audit entries (the test database's owner may; the application never does)."""
     own = psycopg2.connect(**connection.get_connection_params())
@@ -139,12 +150,6 @@ def committed(django_db_setup: None, django_db_blocker: object) -> Iterator[None
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         ensure_public_tenant()
         yield
-        connection.set_schema_to_public()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'pool\\_%'")
-            for (schema,) in cursor.fetchall():
-                cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
-            tables = set(connection.introspection.table_names()) - KEPT_TABLES
-            cursor.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in sorted(tables)) + " CASCADE")
+        drop_tenant_schemas()
         delete_committed_audit_entries()
         ensure_public_tenant()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT_DIR, child_database_url
+from tests.processes import ProcessExited, ProcessSilent, free_port, stop_process, wait_until_ready
 
 START_DEADLINE = 30.0  # seconds for the server to answer
 POLL_EVERY = 0.05  # seconds between two probes, spent waiting on the process (which also notices it dying)
@@ -41,13 +40,6 @@ class LiveServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
-
-
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def answers(port: int, path: str = "/healthz/live", host: str = "localhost") -> bool:
@@ -90,24 +82,15 @@ def start_live_server(log_path: Path, *, env: dict[str, str] | None = None, serv
         process = subprocess.Popen(command, cwd=PROJECT_DIR, env=child_env, stdout=log, stderr=subprocess.STDOUT)
     live = LiveServer(port=port, log_path=log_path)
     try:
-        deadline = time.monotonic() + START_DEADLINE
-        while not answers(port):
-            try:
-                process.wait(timeout=POLL_EVERY)
-            except subprocess.TimeoutExpired:
-                pass
-            else:
-                pytest.fail(f"The server exited with {process.returncode} before answering:\n{live.log()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not answer within {START_DEADLINE:.0f} s:\n{live.log()}")
+        try:
+            wait_until_ready(lambda: answers(port), process, within=START_DEADLINE, poll_every=POLL_EVERY)
+        except ProcessExited as exc:
+            pytest.fail(f"The server exited with {exc.returncode} before answering:\n{live.log()}")
+        except ProcessSilent:
+            pytest.fail(f"The server did not answer within {START_DEADLINE:.0f} s:\n{live.log()}")
         yield live
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="session")

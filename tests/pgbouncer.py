@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from urllib.parse import quote
 import psycopg2
 import pytest
 
-from tests.redis_server import free_port
+from tests.processes import ProcessExited, ProcessSilent, free_port, stop_process, wait_until_ready
 
 READY_WITHIN = 10.0  # seconds for pgbouncer to accept a login
 POLL_EVERY = 0.02  # seconds between two attempts, spent waiting on the process (which also notices it dying)
@@ -108,30 +107,23 @@ def run_pgbouncer(database: dict[str, str], *, pool_mode: str = "transaction", p
         _wait_for_login(bouncer, process, user, database)
         yield bouncer
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         shutil.rmtree(directory, ignore_errors=True)
 
 
 def _wait_for_login(bouncer: Bouncer, process: subprocess.Popen[bytes], user: str, database: dict[str, str]) -> None:
-    deadline = time.monotonic() + READY_WITHIN
-    while True:
+    def accepts_login() -> bool:
         try:
             psycopg2.connect(host="127.0.0.1", port=bouncer.port, user=user, password=database["PASSWORD"] or None,
                              dbname=database["NAME"], connect_timeout=1).close()
-            return
         except psycopg2.OperationalError:
-            pass
-        try:
-            process.wait(timeout=POLL_EVERY)
-        except subprocess.TimeoutExpired:
-            pass
-        else:
-            raise PgBouncerFailed(f"pgbouncer exited with {process.returncode}:\n{bouncer.log()[-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            raise PgBouncerFailed(f"pgbouncer did not accept a login within {READY_WITHIN} s:\n{bouncer.log()[-2000:]}")
+            return False
+        return True
+
+    try:
+        wait_until_ready(accepts_login, process, within=READY_WITHIN, poll_every=POLL_EVERY)
+    except ProcessExited as exc:
+        raise PgBouncerFailed(f"pgbouncer exited with {exc.returncode}:\n{bouncer.log()[-2000:]}") from None
+    except ProcessSilent:
+        raise PgBouncerFailed(
+            f"pgbouncer did not accept a login within {READY_WITHIN} s:\n{bouncer.log()[-2000:]}") from None

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from tests.processes import ProcessExited, ProcessSilent, free_port, stop_process, wait_until_ready
+
 READY_WITHIN = 10.0  # seconds for redis-server to answer PING
 POLL_EVERY = 0.02  # seconds between two PINGs, spent waiting on the process (which also notices it dying)
-
-
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that nothing listens on now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -45,26 +38,23 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
     client = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    deadline = time.monotonic() + READY_WITHIN
+
+    def answers_ping() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
     try:
-        while True:
-            try:
-                if client.ping():
-                    return process, f"redis://127.0.0.1:{port}/0"
-            except redis.ConnectionError:
-                pass
-            try:
-                process.wait(timeout=POLL_EVERY)
-            except subprocess.TimeoutExpired:
-                pass
-            else:
-                text = log.read_text() if log.exists() else ""
-                pytest.fail(f"redis-server exited with {process.returncode}:\n{text[-2000:]}", pytrace=False)
-            if time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"redis-server did not answer PING on port {port} within {READY_WITHIN} s.", pytrace=False)
+        wait_until_ready(answers_ping, process, within=READY_WITHIN, poll_every=POLL_EVERY)
+    except ProcessExited as exc:
+        text = log.read_text() if log.exists() else ""
+        pytest.fail(f"redis-server exited with {exc.returncode}:\n{text[-2000:]}", pytrace=False)
+    except ProcessSilent:
+        pytest.fail(f"redis-server did not answer PING on port {port} within {READY_WITHIN} s.", pytrace=False)
     finally:
         client.close()
+    return process, f"redis://127.0.0.1:{port}/0"
 
 
 @pytest.fixture(scope="session")
@@ -72,12 +62,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a redis-server started for this test run, stopped after it."""
     process, url = start_redis(tmp_path_factory.mktemp("redis"))
     yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_process(process)
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
     from django.core.management import call_command
 
     from tenants.services import ensure_public_tenant
-    from tests.conftest import delete_committed_audit_entries
+    from tests.conftest import delete_committed_audit_entries, drop_tenant_schemas
 
     target = dj_database_url.parse(CITUS_URL)
     for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
@@ -65,19 +65,6 @@ def django_db_setup(django_db_blocker: Any) -> Iterator[None]:
         delete_committed_audit_entries()
         ensure_public_tenant()
     yield
-
-
-def drop_tenant_schemas() -> None:
-    """Drop every tenant and pooled schema, and the rows of public's tables that name them."""
-    from tests.conftest import KEPT_TABLES
-
-    connection.set_schema_to_public()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' OR nspname LIKE 'pool\\_%'")
-        for (schema,) in cursor.fetchall():
-            cursor.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        tables = set(connection.introspection.table_names()) - KEPT_TABLES
-        cursor.execute("TRUNCATE " + ", ".join(f'"{table}"' for table in sorted(tables)) + " CASCADE")
 
 
 @pytest.fixture(autouse=True)
