@@ -41,7 +41,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.migrations import fresh_database, server_params  # noqa: E402
+from tests.processes import ProcessExited, ProcessSilent, free_port, stop_process, wait_until_ready  # noqa: E402
 
 BENCH_DATABASE = "mcp_bench_api"
 SETTINGS = "bench.settings_api"
@@ -131,25 +133,54 @@ def seed(tenant_count: int, context_count: int) -> list[BenchTenant]:
     return tenants
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def load_parser(description: str | None, *, tenants: int, contexts: int, concurrency: int) -> argparse.ArgumentParser:
+    """A load benchmark's argument parser: its module's docstring, then --tenants, --contexts and --concurrency."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=tenants, help=f"How many tenants (default {tenants}).")
+    parser.add_argument("--contexts", type=int, default=contexts, help=f"Contexts per tenant (default {contexts}).")
+    parser.add_argument("--concurrency", type=int, default=concurrency,
+                        help=f"Requests in flight (default {concurrency}).")
+    return parser
+
+
+def require_at_least_one(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
+    """Refuse, as argparse refuses, any of these options below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def prepare_database(server: dict[str, str], name: str) -> str:
+    """Drop and create the benchmark's database, migrate public, and point this process at it; return its URL.
+
+    This process's environment is then the one the seeding runs in (DEBUG on, the benchmark's settings, no
+    REDIS_URL: the cache is the database's until gunicorn is given one).
+    """
+    database_url = fresh_database(server, name)
+    os.environ.update({"DATABASE_URL": database_url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": SETTINGS,
+                       "LOG_LEVEL": "WARNING"})
+    os.environ.pop("REDIS_URL", None)
+    manage(dict(os.environ), "migrate_schemas", "--shared", "-v", "0")
+    return database_url
+
+
+def serving_env() -> dict[str, str]:
+    """The environment gunicorn serves the benchmark in: this process's, as production (DEBUG off), no REDIS_URL."""
+    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SETTINGS_MODULE": SETTINGS,
+           "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost", "SITE_URL": "http://localhost",
+           "LOG_LEVEL": "WARNING"}
+    env.pop("REDIS_URL", None)
+    return env
 
 
 def wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log: Path) -> None:
-    """Poll ready() until it holds, the process dies or READY_WITHIN passes (waiting on the process between polls)."""
-    deadline = time.monotonic() + READY_WITHIN
-    while not ready():
-        try:
-            process.wait(timeout=0.05)
-        except subprocess.TimeoutExpired:
-            pass
-        else:
-            raise SystemExit(f"{what} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"{what} did not answer within {READY_WITHIN} s:\n{log.read_text()[-3000:]}")
+    """Poll ready() until it holds; stop the benchmark if the process dies or does not answer within READY_WITHIN."""
+    try:
+        wait_until_ready(ready, process, within=READY_WITHIN, poll_every=0.05)
+    except ProcessExited as exc:
+        raise SystemExit(f"{what} exited with {exc.returncode}:\n{log.read_text()[-3000:]}") from None
+    except ProcessSilent:
+        raise SystemExit(f"{what} did not answer within {READY_WITHIN} s:\n{log.read_text()[-3000:]}") from None
 
 
 def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str] | None:
@@ -194,12 +225,39 @@ def start_gunicorn(env: dict[str, str], workers: int, log: Path) -> tuple[subpro
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
+    """Terminate a server the benchmark started (killed after 15 s)."""
+    stop_process(process, timeout=15)
+
+
+@contextmanager
+def running_redis(directory: Path, *, wanted: bool = True) -> Iterator[tuple[subprocess.Popen[bytes], str] | None]:
+    """start_redis for the block, stopped after it; None when not wanted or not installed."""
+    redis = start_redis(directory) if wanted else None
     try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        yield redis
+    finally:
+        if redis is not None:
+            stop(redis[0])
+
+
+def print_logged_errors(log: Path, server: str) -> None:
+    """Print how many errors a server's log holds, and the first."""
+    errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
+    if errors:
+        print(f"  {server} logged {len(errors)} errors; the first:\n{errors[0]}")
+
+
+@contextmanager
+def serving(env: dict[str, str], workers: int, log: Path, *,
+            errors_as: str | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """start_gunicorn for the block, stopped after it; then, if errors_as names it, print the errors it logged."""
+    process, port = start_gunicorn(env, workers, log)
+    try:
+        yield process, port
+    finally:
+        stop(process)
+        if errors_as is not None:
+            print_logged_errors(log, errors_as)
 
 
 # --- CPU ------------------------------------------------------------------------------------------------------------
@@ -409,6 +467,31 @@ def drive(port: int, call: Call, *, concurrency: int, seconds: float, max_reques
     return result
 
 
+def warm_up(ports: list[int], the_calls: list[Call], *, concurrency: int, seconds: float, max_requests: int) -> None:
+    """Send each call, unmeasured, to each server in turn."""
+    for index, call in enumerate(the_calls):
+        for port in ports:
+            drive(port, call, concurrency=concurrency, seconds=seconds, max_requests=max_requests, seed_base=index)
+
+
+def measure_in_rounds(servers: dict[str, tuple[int, CpuMeter | None]], the_calls: list[Call], *, rounds: int,
+                      concurrency: int, seconds: float, max_requests: int) -> dict[str, list[Result]]:
+    """Measure each call on each server (its port and meter), in `rounds` turns; the merged results, per server.
+
+    The calls and servers take turns, so that whatever else the machine does meanwhile weighs on each of them
+    alike: the ratios compare calls measured in the same minutes.
+    """
+    rows = {name: [Result(call.name, 0.0) for call in the_calls] for name in servers}
+    for round_number in range(rounds):
+        for index, call in enumerate(the_calls):
+            for name, (port, meter) in servers.items():
+                part = drive(port, call, concurrency=concurrency, seconds=seconds / rounds,
+                             max_requests=max_requests // rounds, seed_base=1000 * (round_number + 1) + index,
+                             meter=meter)
+                rows[name][index].merge(part)
+    return rows
+
+
 # --- report -------------------------------------------------------------------------------------------------------
 
 
@@ -446,10 +529,7 @@ def report(results: dict[str, list[Result]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenants", type=int, default=50, help="How many tenants (default 50).")
-    parser.add_argument("--contexts", type=int, default=1000, help="Contexts per tenant (default 1000).")
-    parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight (default 8).")
+    parser = load_parser(__doc__, tenants=50, contexts=1000, concurrency=8)
     parser.add_argument("--seconds", type=float, default=8.0, help="Measured seconds per call (default 8).")
     parser.add_argument("--rounds", type=int, default=4, help="Turns each call takes, interleaved (default 4).")
     parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds before each call (default 1.5).")
@@ -461,31 +541,19 @@ def main() -> None:
     parser.add_argument("--caches", choices=("both", "redis", "database"), default="both",
                         help="Serve with REDIS_URL, with the database cache, or both in turn (default both).")
     args = parser.parse_args()
-    for name in ("tenants", "contexts", "concurrency", "max_requests", "workers", "rounds"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least_one(parser, args, "tenants", "contexts", "concurrency", "max_requests", "workers", "rounds")
     unknown = {name.strip() for name in args.calls.split(",")} - {"no-db", "get", "list", "search", "put"}
     if unknown:
         parser.error(f"--calls: unknown call {sorted(unknown)[0]!r}; the calls are no-db, get, list, search, put")
 
-    server = server_params()
-    database_url = fresh_database(server, BENCH_DATABASE)
-    setup_env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": SETTINGS,
-                 "LOG_LEVEL": "WARNING"}
-    setup_env.pop("REDIS_URL", None)
-    manage(setup_env, "migrate_schemas", "--shared", "-v", "0")
-    os.environ.update({key: setup_env[key] for key in ("DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE",
-                                                       "LOG_LEVEL")})
-    os.environ.pop("REDIS_URL", None)
+    prepare_database(server_params(), BENCH_DATABASE)
     started = time.perf_counter()
     print(f"API benchmark: {args.tenants} tenants x {args.contexts} contexts, concurrency {args.concurrency}, "
           f"{args.workers} gunicorn workers, {os.cpu_count()} cores", flush=True)
     tenants = seed(args.tenants, args.contexts)
     print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
 
-    serve_env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": database_url,
-                 "DJANGO_SETTINGS_MODULE": SETTINGS, "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost",
-                 "SITE_URL": "http://localhost", "LOG_LEVEL": "WARNING"}
+    serve_env = serving_env()
     results: dict[str, list[Result]] = {}
     # Once: the PUTs' versions carry over between modes.
     wanted = {"no-db", "get", *(name.strip() for name in args.calls.split(","))}
@@ -493,42 +561,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
         scratch_dir = Path(scratch)
         modes = ["redis", "database"] if args.caches == "both" else [args.caches]
-        redis = start_redis(scratch_dir) if "redis" in modes else None
-        if "redis" in modes and redis is None:
-            print("  redis-server is not installed (apt-get install redis-server): measuring the database cache only")
-            modes.remove("redis")
-        try:
+        with running_redis(scratch_dir, wanted="redis" in modes) as redis:
+            if "redis" in modes and redis is None:
+                print("  redis-server is not installed (apt-get install redis-server): measuring the database cache "
+                      "only")
+                modes.remove("redis")
             for mode in modes:
                 env = {**serve_env, **({"REDIS_URL": redis[1]} if mode == "redis" and redis else {})}
-                if mode == "database":
-                    env.pop("REDIS_URL", None)
                 log = scratch_dir / f"gunicorn-{mode}.log"
-                gunicorn, port = start_gunicorn(env, args.workers, log)
-                meter = CpuMeter(gunicorn.pid, redis[0].pid if mode == "redis" and redis else None, BENCH_DATABASE)
-                try:
-                    for index, call in enumerate(the_calls):
-                        drive(port, call, concurrency=args.concurrency, seconds=args.warmup,
-                              max_requests=args.max_requests, seed_base=index)
-                    # The calls take turns, in rounds, so that whatever else the machine does meanwhile weighs on
-                    # each of them alike: the ratios compare calls measured in the same minutes.
-                    rows = [Result(call.name, 0.0) for call in the_calls]
-                    for round_number in range(args.rounds):
-                        for index, call in enumerate(the_calls):
-                            part = drive(port, call, concurrency=args.concurrency, seconds=args.seconds / args.rounds,
-                                         max_requests=args.max_requests // args.rounds,
-                                         seed_base=1000 * (round_number + 1) + index, meter=meter)
-                            rows[index].merge(part)
+                with serving(env, args.workers, log, errors_as=f"gunicorn ({mode})") as (gunicorn, port):
+                    meter = CpuMeter(gunicorn.pid, redis[0].pid if mode == "redis" and redis else None,
+                                     BENCH_DATABASE)
+                    warm_up([port], the_calls, concurrency=args.concurrency, seconds=args.warmup,
+                            max_requests=args.max_requests)
+                    rows = measure_in_rounds({mode: (port, meter)}, the_calls, rounds=args.rounds,
+                                             concurrency=args.concurrency, seconds=args.seconds,
+                                             max_requests=args.max_requests)[mode]
                     for row in rows:
                         print(f"  {mode:<9} {row.name:<7} {row.rps:>7.0f} req/s", flush=True)
                     results[mode] = rows
-                finally:
-                    stop(gunicorn)
-                    errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
-                    if errors:
-                        print(f"  gunicorn ({mode}) logged {len(errors)} errors; the first:\n{errors[0]}")
-        finally:
-            if redis is not None:
-                stop(redis[0])
     report(results)
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,6 @@ from bench.migrations import ADD_FIELD_SETTINGS, fresh_database, manage, populat
 
 BENCH_DATABASE = "mcp_bench_citus"
 CLUSTER_SCRIPT = PROJECT_DIR.parent / "shared" / "citus" / "cluster.sh"
-API_SETTINGS = "bench.settings_api"
 # The code's latest contexts migration: rolling the benchmark's AddField back means going back to it.
 LATEST_REAL = sorted(path.stem for path in (PROJECT_DIR / "contexts" / "migrations").glob("[0-9][0-9][0-9][0-9]_*.py"))[-1]
 
@@ -93,18 +91,11 @@ def measure_get_by_key(seconds: float, concurrency: int, workers: int) -> dict[s
     from bench import api
 
     bench_tenants = api.seed(10, 200)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": API_SETTINGS, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
-           "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost", "SITE_URL": "http://localhost",
-           "LOG_LEVEL": "WARNING"}
-    env.pop("REDIS_URL", None)
-    with tempfile.TemporaryDirectory() as directory:
-        process, port = api.start_gunicorn(env, workers, Path(directory) / "gunicorn.log")
-        try:
-            get = next(call for call in api.calls(bench_tenants, 200, concurrency) if call.name == "get")
-            api.drive(port, get, concurrency=concurrency, seconds=1.0, max_requests=10**9, seed_base=0)  # warm-up
-            result = api.drive(port, get, concurrency=concurrency, seconds=seconds, max_requests=10**9, seed_base=1)
-        finally:
-            api.stop(process)
+    with tempfile.TemporaryDirectory() as directory, \
+            api.serving(api.serving_env(), workers, Path(directory) / "gunicorn.log") as (_, port):
+        get = next(call for call in api.calls(bench_tenants, 200, concurrency) if call.name == "get")
+        api.drive(port, get, concurrency=concurrency, seconds=1.0, max_requests=10**9, seed_base=0)  # warm-up
+        result = api.drive(port, get, concurrency=concurrency, seconds=seconds, max_requests=10**9, seed_base=1)
     return {"get_rps": result.rps, "get_p50_ms": result.percentile(0.5), "get_p99_ms": result.percentile(0.99),
             "get_errors": result.errors}
 

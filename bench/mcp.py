@@ -22,10 +22,8 @@ each call costs are counted by tests/mcp/test_operations.py.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -35,18 +33,20 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.api import (  # noqa: E402
-    SETTINGS,
     BenchTenant,
     Call,
     Result,
     drive,
-    manage,
+    load_parser,
+    prepare_database,
+    require_at_least_one,
+    running_redis,
     seed,
-    start_gunicorn,
-    start_redis,
-    stop,
+    serving,
+    serving_env,
+    warm_up,
 )
-from bench.migrations import fresh_database, server_params  # noqa: E402
+from bench.migrations import server_params  # noqa: E402
 
 BENCH_DATABASE = "mcp_bench_mcp"
 MODERN = "2026-07-28"
@@ -77,14 +77,6 @@ def the_calls(tenants: list[BenchTenant], context_count: int) -> list[Call]:
     return [Call("rest", 200, rest), Call("mcp", 200, mcp)]
 
 
-def merged(name: str, rounds: list[Result]) -> Result:
-    total = Result(name, sum(result.seconds for result in rounds))
-    for result in rounds:
-        total.latencies.extend(result.latencies)
-        total.statuses.update(result.statuses)
-    return total
-
-
 def report(mode: str, rest: Result, mcp: Result) -> None:
     print()
     print(f"{'cache':<9} {'call':<28} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
@@ -98,10 +90,7 @@ def report(mode: str, rest: Result, mcp: Result) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenants", type=int, default=20, help="How many tenants (default 20).")
-    parser.add_argument("--contexts", type=int, default=1000, help="Contexts per tenant (default 1000).")
-    parser.add_argument("--concurrency", type=int, default=8, help="Requests in flight (default 8).")
+    parser = load_parser(__doc__, tenants=20, contexts=1000, concurrency=8)
     parser.add_argument("--seconds", type=float, default=5.0, help="Measured seconds per call and round (default 5).")
     parser.add_argument("--rounds", type=int, default=4, help="Rounds, each measuring both calls (default 4).")
     parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds of each call first.")
@@ -109,56 +98,35 @@ def main() -> None:
     parser.add_argument("--caches", choices=("redis", "database"), default="redis",
                         help="Serve with REDIS_URL (default, as production) or with the database cache.")
     args = parser.parse_args()
-    for name in ("tenants", "contexts", "concurrency", "rounds", "workers"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+    require_at_least_one(parser, args, "tenants", "contexts", "concurrency", "rounds", "workers")
 
-    database_url = fresh_database(server_params(), BENCH_DATABASE)
-    setup_env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": SETTINGS,
-                 "LOG_LEVEL": "WARNING"}
-    setup_env.pop("REDIS_URL", None)
-    manage(setup_env, "migrate_schemas", "--shared", "-v", "0")
-    os.environ.update({key: setup_env[key] for key in ("DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE",
-                                                       "LOG_LEVEL")})
-    os.environ.pop("REDIS_URL", None)
+    prepare_database(server_params(), BENCH_DATABASE)
     print(f"MCP benchmark: {args.tenants} tenants x {args.contexts} contexts, concurrency {args.concurrency}, "
           f"{args.workers} gunicorn workers, {os.cpu_count()} cores", flush=True)
     tenants = seed(args.tenants, args.contexts)
 
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": database_url,
-           "DJANGO_SETTINGS_MODULE": SETTINGS, "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost",
-           "SITE_URL": "http://localhost", "LOG_LEVEL": "WARNING"}
+    env = serving_env()
     rest_call, mcp_call = the_calls(tenants, args.contexts)
     with tempfile.TemporaryDirectory(prefix="bench-mcp-") as scratch:
         scratch_dir = Path(scratch)
-        redis = start_redis(scratch_dir) if args.caches == "redis" else None
-        if args.caches == "redis" and redis is None:
-            raise SystemExit("redis-server is not installed (apt-get install redis-server); or --caches database")
-        if redis is not None:
-            env["REDIS_URL"] = redis[1]
-        log = scratch_dir / "gunicorn.log"
-        gunicorn, port = start_gunicorn(env, args.workers, log)
-        try:
-            rounds: dict[str, list[Result]] = {"rest": [], "mcp": []}
-            for index, call in enumerate((rest_call, mcp_call)):
-                drive(port, call, concurrency=args.concurrency, seconds=args.warmup, max_requests=10**9,
-                      seed_base=index)
-            for round_number in range(args.rounds):
-                # The same seeds for both calls: the same tenants and keys, in the same order.
-                for call in (rest_call, mcp_call) if round_number % 2 == 0 else (mcp_call, rest_call):
-                    result = drive(port, call, concurrency=args.concurrency, seconds=args.seconds,
-                                   max_requests=10**9, seed_base=100 + round_number)
-                    rounds[call.name].append(result)
-                    print(f"  round {round_number + 1}: {call.name:<5} {result.rps:>7.0f} req/s", flush=True)
-                    time.sleep(0.2)  # let the last connections close before the other call starts
-        finally:
-            stop(gunicorn)
+        with running_redis(scratch_dir, wanted=args.caches == "redis") as redis:
+            if args.caches == "redis" and redis is None:
+                raise SystemExit("redis-server is not installed (apt-get install redis-server); or --caches database")
             if redis is not None:
-                stop(redis[0])
-            errors = [line for line in log.read_text().splitlines() if "Traceback" in line or "ERROR" in line]
-            if errors:
-                print(f"  gunicorn logged {len(errors)} errors; the first:\n{errors[0]}")
-    report(args.caches, merged("rest", rounds["rest"]), merged("mcp", rounds["mcp"]))
+                env["REDIS_URL"] = redis[1]
+            with serving(env, args.workers, scratch_dir / "gunicorn.log", errors_as="gunicorn") as (_, port):
+                totals = {"rest": Result("rest", 0.0), "mcp": Result("mcp", 0.0)}
+                warm_up([port], [rest_call, mcp_call], concurrency=args.concurrency, seconds=args.warmup,
+                        max_requests=10**9)
+                for round_number in range(args.rounds):
+                    # The same seeds for both calls: the same tenants and keys, in the same order.
+                    for call in (rest_call, mcp_call) if round_number % 2 == 0 else (mcp_call, rest_call):
+                        result = drive(port, call, concurrency=args.concurrency, seconds=args.seconds,
+                                       max_requests=10**9, seed_base=100 + round_number)
+                        totals[call.name].merge(result)
+                        print(f"  round {round_number + 1}: {call.name:<5} {result.rps:>7.0f} req/s", flush=True)
+                        time.sleep(0.2)  # let the last connections close before the other call starts
+    report(args.caches, totals["rest"], totals["mcp"])
 
 
 if __name__ == "__main__":

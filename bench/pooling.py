@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -40,17 +39,21 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from bench.api import (  # noqa: E402
-    SETTINGS,
     Result,
     calls,
-    drive,
-    manage,
+    load_parser,
+    measure_in_rounds,
+    prepare_database,
+    print_logged_errors,
+    require_at_least_one,
+    running_redis,
     seed,
+    serving_env,
     start_gunicorn,
-    start_redis,
     stop,
+    warm_up,
 )
-from bench.migrations import fresh_database, server_params  # noqa: E402
+from bench.migrations import server_params  # noqa: E402
 from tests.pgbouncer import run_pgbouncer  # noqa: E402
 
 BENCH_DATABASE = "mcp_bench_pooling"
@@ -105,10 +108,7 @@ def report(rows: dict[str, dict[str, Result]], args: argparse.Namespace, load: t
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenants", type=int, default=20, help="How many tenants (default 20).")
-    parser.add_argument("--contexts", type=int, default=200, help="Contexts per tenant (default 200).")
-    parser.add_argument("--concurrency", type=int, default=64, help="Requests in flight (default 64).")
+    parser = load_parser(__doc__, tenants=20, contexts=200, concurrency=64)
     parser.add_argument("--workers", type=int, default=16, help="gunicorn sync workers per server (default 16).")
     parser.add_argument("--pool-size", type=int, default=10, help="PgBouncer's default_pool_size (default 10).")
     parser.add_argument("--seconds", type=float, default=12.0, help="Measured seconds per call and mode (default 12).")
@@ -118,22 +118,14 @@ def main() -> None:
     parser.add_argument("--no-session-set", action="store_true",
                         help="Skip the direct run with django-tenants' session-level SET (the fix's price).")
     args = parser.parse_args()
-    for name in ("tenants", "contexts", "concurrency", "workers", "pool_size", "rounds", "max_requests"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least_one(parser, args, "tenants", "contexts", "concurrency", "workers", "pool_size", "rounds",
+                         "max_requests")
 
     server = server_params()
     if server["host"].startswith("/"):
         raise SystemExit("PgBouncer is started here in front of PostgreSQL over TCP: set DATABASE_URL to a "
                          "postgres://…@host:port/… URL (the embedded server listens on a Unix socket only).")
-    database_url = fresh_database(server, BENCH_DATABASE)
-    setup_env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "true", "DJANGO_SETTINGS_MODULE": SETTINGS,
-                 "LOG_LEVEL": "WARNING"}
-    setup_env.pop("REDIS_URL", None)
-    manage(setup_env, "migrate_schemas", "--shared", "-v", "0")
-    os.environ.update({key: setup_env[key] for key in ("DATABASE_URL", "DEBUG", "DJANGO_SETTINGS_MODULE",
-                                                       "LOG_LEVEL")})
-    os.environ.pop("REDIS_URL", None)
+    database_url = prepare_database(server, BENCH_DATABASE)
     print(f"Pooling benchmark: {args.tenants} tenants x {args.contexts} contexts", flush=True)
     tenants = seed(args.tenants, args.contexts)
     cost = path_cost(tenants[0].slug, args.contexts)
@@ -143,15 +135,13 @@ def main() -> None:
     the_calls = [call for call in calls(tenants, args.contexts, args.concurrency) if call.name in MEASURED]
     modes = [mode for mode in MODES if not (args.no_session_set and mode == "direct-session-set")]
 
-    serve_env = {**os.environ, "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50),
-                 "DJANGO_SETTINGS_MODULE": SETTINGS, "SECURE_SSL_REDIRECT": "false", "BASE_DOMAIN": "localhost",
-                 "SITE_URL": "http://localhost", "LOG_LEVEL": "WARNING"}
+    serve_env = serving_env()
     database = {"NAME": BENCH_DATABASE, "USER": server["user"], "PASSWORD": server["password"],
                 "HOST": server["host"], "PORT": server["port"]}
     with tempfile.TemporaryDirectory(prefix="bench-pooling-") as scratch, \
-            run_pgbouncer(database, pool_mode="transaction", pool_size=args.pool_size) as bouncer:
+            run_pgbouncer(database, pool_mode="transaction", pool_size=args.pool_size) as bouncer, \
+            running_redis(Path(scratch)) as redis:
         scratch_dir = Path(scratch)
-        redis = start_redis(scratch_dir)
         if redis is None:
             print("  redis-server is not installed: the database cache holds the budgets")
         else:
@@ -163,19 +153,14 @@ def main() -> None:
                 env = {**serve_env, "DATABASE_URL": urls[mode],
                        "SEARCH_PATH_PER_TRANSACTION": "false" if mode == "direct-session-set" else "true"}
                 servers[mode] = start_gunicorn(env, args.workers, scratch_dir / f"gunicorn-{mode}.log")
-            for index, call in enumerate(the_calls):
-                for mode in modes:
-                    drive(servers[mode][1], call, concurrency=args.concurrency, seconds=args.warmup,
-                          max_requests=args.max_requests, seed_base=index)
-            rows = {mode: {call.name: Result(call.name, 0.0) for call in the_calls} for mode in modes}
+            warm_up([servers[mode][1] for mode in modes], the_calls, concurrency=args.concurrency,
+                    seconds=args.warmup, max_requests=args.max_requests)
             load_before = os.getloadavg()[0]
-            for round_number in range(args.rounds):
-                for index, call in enumerate(the_calls):
-                    for mode in modes:
-                        part = drive(servers[mode][1], call, concurrency=args.concurrency,
-                                     seconds=args.seconds / args.rounds, max_requests=args.max_requests // args.rounds,
-                                     seed_base=1000 * (round_number + 1) + index)
-                        rows[mode][call.name].merge(part)
+            measured = measure_in_rounds({mode: (servers[mode][1], None) for mode in modes}, the_calls,
+                                         rounds=args.rounds, concurrency=args.concurrency, seconds=args.seconds,
+                                         max_requests=args.max_requests)
+            rows: dict[str, dict[str, Result]] = {mode: {row.name: row for row in results}
+                                                   for mode, results in measured.items()}
             load = (load_before, os.getloadavg()[0])
             for mode in modes:
                 print(f"  {mode:<19} " + "  ".join(f"{name} {row.rps:.0f} req/s" for name, row in rows[mode].items()),
@@ -183,13 +168,8 @@ def main() -> None:
         finally:
             for process, _ in servers.values():
                 stop(process)
-            if redis is not None:
-                stop(redis[0])
         for mode in modes:
-            log = (scratch_dir / f"gunicorn-{mode}.log").read_text()
-            errors = [line for line in log.splitlines() if "Traceback" in line or "ERROR" in line]
-            if errors:
-                print(f"  gunicorn ({mode}) logged {len(errors)} errors; the first:\n{errors[0]}")
+            print_logged_errors(scratch_dir / f"gunicorn-{mode}.log", f"gunicorn ({mode})")
     report(rows, args, load)
 
 
