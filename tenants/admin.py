@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -40,6 +40,12 @@ from tenants.services import (
     tenant_suspend,
     tenant_update,
 )
+
+
+def acting_user(request: HttpRequest) -> User:
+    """The signed-in user behind an admin request: the admin sites let no one else in."""
+    return cast(User, request.user)
+
 
 
 class TenantAddForm(forms.ModelForm):
@@ -83,7 +89,7 @@ class TenantAddForm(forms.ModelForm):
         return slug
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}  # Django's returns cleaned_data
         typed = cleaned.get("domain", "")
         if not typed and "slug" not in cleaned:
             return cleaned  # the default domain follows the slug, which is already refused
@@ -193,7 +199,7 @@ class TenantAdmin(admin.ModelAdmin):
         data = form.form.data
         reason = " ".join(str(error) for errors in form.form.errors.values() for error in errors)
         tenant_creation_refused(
-            slug=data.get("slug", ""), domain=data.get("domain") or None, reason=reason, actor=request.user,  # type: ignore[arg-type]
+            slug=data.get("slug", ""), domain=data.get("domain") or None, reason=reason, actor=acting_user(request),
         )
 
     def response_add(self, request: HttpRequest, obj: Tenant, post_url_continue: str | None = None) -> Any:
@@ -254,7 +260,7 @@ class TenantAdmin(admin.ModelAdmin):
         if change:
             changes = {field: form.cleaned_data[field] for field in form.changed_data if field in UPDATABLE_FIELDS}
             if changes:
-                obj.__dict__.update(tenant_update(tenant=obj, changes=changes, actor=request.user).__dict__)
+                obj.__dict__.update(tenant_update(tenant=obj, changes=changes, actor=acting_user(request)).__dict__)
             return
         tenant, password = tenant_create(
             slug=form.cleaned_data["slug"],
@@ -263,7 +269,7 @@ class TenantAdmin(admin.ModelAdmin):
             plan=form.cleaned_data["plan"],
             billing_email=form.cleaned_data["billing_email"],
             admin_email=form.cleaned_data["owner_email"] or None,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=acting_user(request),
         )
         # The admin goes on with the instance it built (for its redirect); response_add shows the password.
         obj.__dict__.update(tenant.__dict__)
@@ -276,7 +282,7 @@ class TenantAdmin(admin.ModelAdmin):
         # Through the domain services (validation, uniqueness, audit), the new primary first, so
         # that the one-primary rule holds at every step.
         formset.save(commit=False)
-        actor, tenant = request.user, form.instance
+        actor, tenant = acting_user(request), form.instance
         new_primary = next((d for d in formset.new_objects if d.is_primary), None)
         made_primary = next((d for d, fields in formset.changed_objects if d.is_primary and "is_primary" in fields), None)
         if made_primary is not None:
@@ -316,7 +322,7 @@ class TenantAdmin(admin.ModelAdmin):
             })
         suspended = [tenant.slug for tenant in queryset if not tenant.is_suspended]
         for tenant in queryset:
-            tenant_suspend(tenant=tenant, actor=request.user, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+            tenant_suspend(tenant=tenant, actor=acting_user(request), reason=form.cleaned_data["reason"])
         if suspended:
             self.message_user(request, f"Suspended {len(suspended)} tenant(s): {', '.join(suspended)}.", messages.SUCCESS)
         else:
@@ -327,7 +333,7 @@ class TenantAdmin(admin.ModelAdmin):
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
         activated = [tenant.slug for tenant in queryset if tenant.is_suspended]
         for tenant in queryset:
-            tenant_activate(tenant=tenant, actor=request.user)  # type: ignore[arg-type]
+            tenant_activate(tenant=tenant, actor=acting_user(request))
         if activated:
             self.message_user(request, f"Activated {len(activated)} tenant(s): {', '.join(activated)}.", messages.SUCCESS)
         else:
@@ -419,16 +425,16 @@ class ApiKeyAdminBase(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         api_key, raw_key = api_key_create(
             tenant=self.key_tenant(request, form), name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"],
-            expires_at=form.cleaned_data["expires_at"], actor=request.user,  # type: ignore[arg-type]
+            expires_at=form.cleaned_data["expires_at"], actor=acting_user(request),
         )
         obj.__dict__.update(api_key.__dict__)
-        obj.raw_key = raw_key
+        obj.raw_key = raw_key  # type: ignore[attr-defined]  # for the page that follows only; never stored
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> Any:
         # The key is on this page only: stored nowhere else, and the admin's never_cache keeps it out of caches.
         return TemplateResponse(request, "admin/tenants/apikey/created.html", {
             **self.admin_site.each_context(request),
-            "opts": self.opts, "title": f"API key {obj.name} created", "api_key": obj, "raw_key": obj.raw_key,
+            "opts": self.opts, "title": f"API key {obj.name} created", "api_key": obj, "raw_key": obj.raw_key,  # type: ignore[attr-defined]
             "api_url": site_url(obj.tenant.get_primary_domain().domain, "/api/v1/"),
             "changelist_url": reverse(f"{self.admin_site.name}:tenants_apikey_changelist"),
             "index_url": reverse(f"{self.admin_site.name}:index"),
@@ -454,7 +460,7 @@ class ApiKeyAdminBase(admin.ModelAdmin):
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = [key.key_id for key in queryset if key.revoked_at is None]
         for api_key in queryset:
-            api_key_revoke(api_key=api_key, actor=request.user)  # type: ignore[arg-type]
+            api_key_revoke(api_key=api_key, actor=acting_user(request))
         self.message_user(request, f"Revoked {len(revoked)} key(s): {', '.join(revoked) or 'none'}.", messages.SUCCESS)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -500,7 +506,7 @@ class TenantApiKeyAdmin(ApiKeyAdminBase):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.admin_site.has_permission(request)
 
-    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> None:  # type: ignore[override]
         return None  # django_admin_log is keyed by object id alone; the audit log keeps the record
 
 
