@@ -135,7 +135,7 @@ def _migration_files_key() -> tuple:
     return (repr(sorted(getattr(settings, "MIGRATION_MODULES", {}).items())), tuple(sorted(files)))
 
 
-@dataclass
+@dataclass(slots=True)  # one per schema: 10,000 in a run
 class SchemaState:
     """What one schema has applied, and what it lacks or has in excess of the code."""
 
@@ -168,15 +168,20 @@ def read_fleet_state(schema_names: list[str]) -> dict[str, SchemaState]:
     if not schema_names:
         return states
     with connection.cursor() as cursor:
+        # Every schema that has the table, filtered here: `nspname = ANY(<10,000 names>)` compares each row with
+        # the whole array (0.67 s at 10,000 tenants, against a few milliseconds for this).
         cursor.execute(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
-            [schema_names],
+            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r'"
         )
-        with_table = sorted(row[0] for row in cursor.fetchall())
+        with_table = sorted(row[0] for row in cursor.fetchall() if row[0] in states)
         for name in with_table:
             states[name].has_table = True
-        applied: dict[str, set[MigrationKey]] = defaultdict(set)
+        # One frozenset per distinct state, made chunk by chunk: 10,000 schemas at the same migrations hold one
+        # set, not 10,000 (about 1.5 KB each, 15 MB at 10,000), and callers can work once per state
+        # (FleetMigrator plans once per state).
+        keys: dict[MigrationKey, MigrationKey] = {}
+        distinct: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
         for start in range(0, len(with_table), STATE_QUERY_SCHEMAS):
             chunk = with_table[start:start + STATE_QUERY_SCHEMAS]
             # Schema names come from the catalog and are quoted as identifiers; the literal is a parameter.
@@ -184,12 +189,11 @@ def read_fleet_state(schema_names: list[str]) -> dict[str, SchemaState]:
                 f"SELECT %s, app, name FROM {quote_schema(name)}.django_migrations" for name in chunk
             )
             cursor.execute(union, chunk)
+            applied: dict[str, list[MigrationKey]] = defaultdict(list)
             for schema_name, app, name in cursor.fetchall():
-                applied[schema_name].add((app, name))
-    # One frozenset per distinct state: 10,000 schemas at the same migrations hold one set, not 10,000, and
-    # callers can work once per state (FleetMigrator plans once per state).
-    distinct: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
-    for name, keys in applied.items():
-        frozen = frozenset(keys)
-        states[name].applied = distinct.setdefault(frozen, frozen)
+                key = (app, name)
+                applied[schema_name].append(keys.setdefault(key, key))
+            for schema_name, found in applied.items():
+                frozen = frozenset(found)
+                states[schema_name].applied = distinct.setdefault(frozen, frozen)
     return states

@@ -15,7 +15,7 @@ import json
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.contrib.postgres import operations as postgres_operations
 from django.db import connection, transaction
@@ -34,6 +34,7 @@ from tenants.schema_switch import restoring_schema
 from tenants.sql_capture import capture_statements
 
 LOCK_TIMEOUT_SQLSTATE = "55P03"
+REPLAY_BATCH = 16  # schemas replayed per round trip (each still in a transaction of its own)
 
 # Operations whose SQL depends only on the schema they run on, never on its rows (exact classes:
 # a subclass may do anything). RunPython is absent: it reads data and may act on what it finds.
@@ -171,20 +172,23 @@ class FleetMigrator:
             if self.report is not None:
                 self.report.start(len(work))
             try:
-                for index, (schema_name, plan) in enumerate(work, start=1):
+                done = 0
+                while done < len(work):
                     try:
-                        outcome = self._migrate_or_replay(schema_name, states[schema_name], plan)
+                        outcomes = self._migrate_next(work, done, states)
                     except BaseException:
                         # The run stops here (a lost connection): this schema and the rest were not migrated.
-                        result.skipped = [name for name, _ in work[index - 1:]]
+                        result.skipped = [name for name, _ in work[done:]]
                         raise
-                    result.outcomes.append(outcome)
-                    if not outcome.recorded:
-                        self._record(outcome)
-                    if self.report is not None:
-                        self.report.schema_done(index, len(work), outcome)
-                    if outcome.failed and self.fail_fast:
-                        result.skipped = [name for name, _ in work[index:]]
+                    for outcome in outcomes:
+                        done += 1
+                        result.outcomes.append(outcome)
+                        if not outcome.recorded:
+                            self._record(outcome)
+                        if self.report is not None:
+                            self.report.schema_done(done, len(work), outcome)
+                    if outcomes[-1].failed and self.fail_fast:
+                        result.skipped = [name for name, _ in work[done:]]
                         break
             finally:
                 result.duration_s = time.perf_counter() - started
@@ -195,6 +199,27 @@ class FleetMigrator:
                         cursor.execute("RESET lock_timeout")
         result.duration_s = time.perf_counter() - started
         return result
+
+    def _migrate_next(
+        self, work: list[tuple[str, list[tuple[MigrationKey, bool]]]], start: int, states: dict[str, SchemaState]
+    ) -> list[SchemaOutcome]:
+        """Migrate work[start], or replay it with the schemas after it in the same state: the outcomes, in order."""
+        schema_name, plan = work[start]
+        signature = (self._effective_applied(states[schema_name]), tuple(plan))
+        statements = self._replays.get(signature)
+        batch = [schema_name]
+        if statements is not None and self.run is not None and not connection.in_atomic_block and not citus_coordinator():
+            for name, other_plan in work[start + 1:start + REPLAY_BATCH]:
+                if other_plan != plan or self._effective_applied(states[name]) is not signature[0]:
+                    break
+                batch.append(name)
+        if len(batch) == 1:
+            return [self._migrate_or_replay(schema_name, states[schema_name], plan)]
+        outcomes = self._replay_batch(batch, plan, statements)
+        if outcomes[-1].failed:  # a schema that differs from the first one: Django has the last word
+            failed = outcomes[-1].schema_name
+            outcomes[-1] = self.migrate_one(failed, states[failed], plan)
+        return outcomes
 
     def _migrate_or_replay(
         self, schema_name: str, state: SchemaState, plan: list[tuple[MigrationKey, bool]]
@@ -302,6 +327,75 @@ class FleetMigrator:
                     schema_name, names, backwards, (time.perf_counter() - started) * 1000, _first_line(exc)
                 )
         return SchemaOutcome(schema_name, names, backwards, (time.perf_counter() - started) * 1000, recorded=True)
+
+    def _replay_batch(
+        self, schema_names: list[str], plan: list[tuple[MigrationKey, bool]], statements: str
+    ) -> list[SchemaOutcome]:
+        """Replay several schemas in one round trip, each in a transaction of its own (as _replay does it).
+
+        The round trip, not the SQL, was what a replayed schema still cost beyond its statements (a
+        context switch each way on a busy machine). Each schema keeps its own transaction, committed
+        asynchronously, with its run record in it. When one fails, the server skips the rest of the
+        string: the run records say which schemas committed (a prefix of the batch); the failing one
+        comes back failed (the caller sends it through Django) and the ones after it are left for the
+        next round trip. A kill -9 during the round trip leaves each schema committed or untouched.
+        """
+        backwards = plan[0][1]
+        names = self._names(plan)
+        raw = self._raw_connection()
+        assert self.run is not None  # batches are only formed with a run record, which tells what committed
+        started = time.perf_counter()
+        with raw.cursor() as cursor:
+            migration_rows = self._migration_rows(cursor, plan)
+            body = f"{statements};\n" if statements else ""
+            transactions = [
+                f"BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path = {quote_schema(schema_name)}, public;"
+                " SELECT set_config('mcp.replay_started', clock_timestamp()::text, true);\n"
+                f"{body}{migration_rows};\n"
+                + cursor.mogrify(
+                    "INSERT INTO public.migration_run_schemas (run_id, schema_name, migrations, backwards, duration_ms,"
+                    " outcome, error, finished_at) VALUES (%s, %s, %s::jsonb, %s, (1000 * extract(epoch FROM "
+                    "clock_timestamp() - current_setting('mcp.replay_started')::timestamptz))::int, 'applied', '', "
+                    "now()); COMMIT;",
+                    [self.run.pk, schema_name, json.dumps(names), backwards],
+                ).decode()
+                for schema_name in schema_names
+            ]
+            try:
+                cursor.execute("\n".join(transactions))
+                error = None
+            except Exception as exc:  # noqa: BLE001 - the failing schema is reported, then retried through Django
+                if connection_lost(exc):
+                    raise  # each schema committed or not, as the server got to it; the run cannot go on
+                cursor.execute("ROLLBACK")  # the failing schema's transaction (a warning if it had ended)
+                error = exc
+            committed = len(schema_names)
+            if error is not None:
+                cursor.execute(
+                    "SELECT schema_name FROM public.migration_run_schemas WHERE run_id = %s AND schema_name = ANY(%s)",
+                    [self.run.pk, schema_names],
+                )
+                done = {row[0] for row in cursor.fetchall()}
+                committed = next((index for index, name in enumerate(schema_names) if name not in done), len(done))
+                if committed == len(schema_names):  # the error came after the last commit: nothing failed
+                    error = None
+        each_ms = (time.perf_counter() - started) * 1000 / (committed + (error is not None))
+        outcomes = [SchemaOutcome(name, names, backwards, each_ms, recorded=True) for name in schema_names[:committed]]
+        if error is not None:
+            outcomes.append(SchemaOutcome(schema_names[committed], names, backwards, each_ms, _first_line(error)))
+        return outcomes
+
+    def _raw_connection(self) -> Any:
+        connection.ensure_connection()
+        return connection.connection
+
+    @staticmethod
+    def _migration_rows(cursor: Any, plan: list[tuple[MigrationKey, bool]]) -> str:
+        """The statement that records plan in django_migrations (or forgets it, backwards)."""
+        rows = ", ".join(cursor.mogrify("(%s, %s)", key).decode() for key, _ in plan)
+        if plan[0][1]:
+            return f"DELETE FROM django_migrations WHERE (app, name) IN ({rows})"
+        return f"INSERT INTO django_migrations (app, name, applied) SELECT a, n, now() FROM (VALUES {rows}) v(a, n)"
 
     def migrate_one(
         self,

@@ -79,7 +79,9 @@ def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(thr
     # globex was mid-transaction: it is either untouched or wholly migrated (if its statements had all
     # reached the server), never in between.
     assert (applied("tenant_globex") == REAL_MIGRATIONS) == ("contexts" in tables_in("tenant_globex"))
-    assert applied("tenant_initech") == [] and "contexts" not in tables_in("tenant_initech")
+    # initech was replayed in the same round trip as globex (each in a transaction of its own): the server goes
+    # on with what it received, so it is wholly migrated or untouched too.
+    assert (applied("tenant_initech") == REAL_MIGRATIONS) == ("contexts" in tables_in("tenant_initech"))
 
     again = run_manage("migrate_schemas", "--tenant")
     assert again.returncode == 0, again.stderr
