@@ -10,6 +10,7 @@ from django_migration_linter.sql_analyser import analyse_sql_statements, get_sql
 from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
+from tenants.migration_lint import register_sql_analyser
 from tenants.services import tenant_create
 from tests.conftest import run_manage
 
@@ -162,6 +163,8 @@ NEW_TABLES_FOREIGN_KEY = (
     ],
 )
 def test_the_linter_refuses_a_statement_only_if_it_scans_or_rewrites_a_table_with_rows(settings, statements, refused):
+    # The analyser the lintmigrations command registers when it runs (in this process it may not have run yet).
+    assert register_sql_analyser() == settings.MIGRATION_LINTER_OPTIONS["sql_analyser"]
     analyser = get_sql_analyser_class("postgresql", settings.MIGRATION_LINTER_OPTIONS["sql_analyser"])
 
     errors, _, warnings = analyse_sql_statements(analyser, ["BEGIN;", *statements, "COMMIT;"])

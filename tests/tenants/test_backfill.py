@@ -348,7 +348,8 @@ def test_a_second_run_of_the_same_backfill_is_refused_while_one_goes_on(committe
 def start_child_run() -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "mcp.settings"}
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.tenants.backfill_child", "test_count_visits", "--pause", "20"],
+        # Batches 100 ms apart: the signal, sent once some are committed, always finds the run with most still to do.
+        [sys.executable, "-m", "tests.tenants.backfill_child", "test_count_visits", "--pause", "100"],
         cwd=PROJECT_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
