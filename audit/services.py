@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -152,14 +153,21 @@ def carried_entry() -> CarriedEntry | None:
 
 def entry_insert_sql(entry: AuditLog, *, when: str) -> tuple[str, list[Any]]:
     """INSERT … SELECT of one entry into public.audit_logs, made only where the SQL condition `when` holds."""
+    fields, insert = _entry_insert(connection.vendor)
+    params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
+    return f"{insert} WHERE {when}", params
+
+
+@functools.cache
+def _entry_insert(vendor: str) -> tuple[list[Any], str]:
+    """The columns of an entry and the INSERT … SELECT that writes them (per backend: the same for every entry)."""
     fields = [field for field in AuditLog._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(cast(str, field.column)) for field in fields)
     # Typed placeholders: in INSERT … SELECT a bare literal would be text, which no timestamp or inet column takes.
     values = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
-    params = [field.get_db_prep_save(field.pre_save(entry, True), connection) for field in fields]
     # Named in public: the statement is sent without django-tenants' SET search_path (its read names its schema).
     table = f"public.{connection.ops.quote_name(AuditLog._meta.db_table)}"
-    return f"INSERT INTO {table} ({columns}) SELECT {values} WHERE {when}", params
+    return fields, f"INSERT INTO {table} ({columns}) SELECT {values}"
 
 
 def _insert_on_own_connection(entry: AuditLog) -> None:
