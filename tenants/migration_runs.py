@@ -29,8 +29,12 @@ def run_start(
     started, so that the run that built public is in the history too.
     """
     with schema_context(PUBLIC_SCHEMA):
-        if MigrationRun._meta.db_table not in connection.introspection.table_names():
-            return None  # the very first migrate of a new database
+        # Not introspection.table_names(): it lists every table of every schema (pg_table_is_visible on each
+        # of pg_class's rows, half a second at 10,000 tenants) to find one.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{PUBLIC_SCHEMA}.{MigrationRun._meta.db_table}"])
+            if not cursor.fetchone()[0]:
+                return None  # the very first migrate of a new database
         # Holding the lock, no other run is alive: a run still marked running was killed.
         MigrationRun.objects.filter(outcome=MigrationRun.Outcome.RUNNING).update(
             outcome=MigrationRun.Outcome.INTERRUPTED, error="The process ended before the run finished."

@@ -219,8 +219,10 @@ def schema_name_of(tenant_id: str) -> str:
 
 def refuse_missing_schemas(schema_name: str | None) -> None:
     """Stop before migrating if a tenant's schema is gone, naming the tenants and the fix."""
-    if Tenant._meta.db_table not in connection.introspection.table_names():
-        return  # a new database: public is about to be migrated, there are no tenants yet
+    with connection.cursor() as cursor:  # not introspection.table_names(): it lists every schema's tables
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{PUBLIC_SCHEMA}.{Tenant._meta.db_table}"])
+        if not cursor.fetchone()[0]:
+            return  # a new database: public is about to be migrated, there are no tenants yet
     tenants = Tenant.objects.exclude(schema_name=PUBLIC_SCHEMA)
     if schema_name:
         tenants = tenants.filter(schema_name=schema_name)
