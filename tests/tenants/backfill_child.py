@@ -1,8 +1,13 @@
 """A child process for the interruption tests: `manage.py backfill …` with the test backfills registered."""
 
+import signal
 import sys
 
 import django
+
+# Ctrl-C as at a terminal: a process started in the background by a non-interactive shell (a CI job) inherits SIGINT
+# ignored, and Python then never raises KeyboardInterrupt, so the interruption test would see the run finish.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 django.setup()
 
