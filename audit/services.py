@@ -127,8 +127,15 @@ def _entry(*, action: str, tenant: Tenant | None, actor: User | None = None, act
 class CarriedEntry:
     """An audit entry that the next counted read of this call writes in its own statement, if it reads a row."""
 
-    entry: AuditLog
+    action: str
+    tenant: Tenant | None
+    details: dict[str, Any]
     written: bool = False
+
+    @functools.cached_property
+    def entry(self) -> AuditLog:
+        # Built when a read asks for it: most calls (listings, writes) never do.
+        return _entry(action=self.action, tenant=self.tenant, details=self.details)
 
 
 _carried: ContextVar[CarriedEntry | None] = ContextVar("audit_carried_entry", default=None)
@@ -137,7 +144,7 @@ _carried: ContextVar[CarriedEntry | None] = ContextVar("audit_carried_entry", de
 @contextmanager
 def audit_carried_by_read(*, action: str, tenant: Tenant | None, details: dict[str, Any]) -> Iterator[CarriedEntry]:
     """Within the block, the first read that counts itself also writes this success entry (see above)."""
-    carried = CarriedEntry(_entry(action=action, tenant=tenant, details=details))
+    carried = CarriedEntry(action, tenant, details)
     token = _carried.set(carried)
     try:
         yield carried

@@ -83,6 +83,13 @@ def _now() -> float:
     return time.time()
 
 
+def _current_window() -> tuple[int, int]:
+    """The window now (its number, part of each counter's name) and the seconds until it ends (at least 1)."""
+    now = _now()
+    window = int(now // WINDOW)
+    return window, max(1, math.ceil((window + 1) * WINDOW - now))
+
+
 def _count(counters: list[str]) -> list[int]:
     """Count one request in each window counter; return each one's count so far.
 
@@ -116,9 +123,7 @@ def rate_limit_spend(*, api_key: ApiKey, tenant: Tenant) -> RateLimitStanding:
     that a key which keeps calling past its budget does not use up its tenant's.
     """
     limits = plan_limits(tenant.plan)
-    now = _now()
-    window = int(now // WINDOW)
-    reset = max(1, math.ceil((window + 1) * WINDOW - now))
+    window, reset = _current_window()
     quotas = (("key", limits.requests_per_minute_key), ("tenant", limits.requests_per_minute_tenant))
     key_counter, tenant_counter = f"ratelimit:key:{api_key.pk}:{window}", f"ratelimit:tenant:{tenant.pk}:{window}"
     key_count, tenant_count = _count([key_counter, tenant_counter])
@@ -141,11 +146,9 @@ def record_refusal(*, action: str, tenant: Tenant, details: dict[str, Any]) -> B
     and host), so that a flood of bad keys cannot become as many rows.
     """
     address = current_context().ip_address or "-"
-    now = _now()
-    window = int(now // WINDOW)
+    window, reset = _current_window()
     (count,) = _count([f"ratelimit:refused:{tenant.pk}:{address}:{window}"])
-    budget = Budget("refused", settings.REFUSED_CREDENTIALS_PER_MINUTE, count,
-                    max(1, math.ceil((window + 1) * WINDOW - now)))
+    budget = Budget("refused", settings.REFUSED_CREDENTIALS_PER_MINUTE, count, reset)
     if not budget.exceeded:
         audit_record(action=action, tenant=tenant, outcome="denied", details=details)
         return None

@@ -107,13 +107,18 @@ def test_a_run_with_nothing_to_do_draws_no_bar_and_never_imports_rich(committed)
     assert not {name for name in imported if name.split(".")[0] == "rich"}  # ...and rich is not in it
 
 
-def test_the_bar_shows_failures_so_far_and_prints_each_failing_schema_above_it(make_tenant, settings, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "120")
+def globex_will_fail(make_tenant, settings) -> None:
+    """Three tenants and a migration (a unique title) that globex's two contexts of one title make fail there."""
     tenants = [make_tenant(slug) for slug in ("acme", "globex", "initech")]
     with tenant_context(tenants[1]):
         context_create(key="a", title="Same title")
         context_create(key="b", title="Same title")
     settings.MIGRATION_MODULES = UNIQUE_TITLE
+
+
+def test_the_bar_shows_failures_so_far_and_prints_each_failing_schema_above_it(make_tenant, settings, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "120")
+    globex_will_fail(make_tenant, settings)
 
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match=r"1 schema\(s\) failed"):
@@ -159,11 +164,7 @@ def test_the_display_is_a_bar_on_a_terminal_and_lines_elsewhere_or_at_verbosity_
 
 
 def test_json_prints_the_run_summary_on_stdout_and_the_progress_on_stderr(make_tenant, settings):
-    tenants = [make_tenant(slug) for slug in ("acme", "globex", "initech")]
-    with tenant_context(tenants[1]):
-        context_create(key="a", title="Same title")
-        context_create(key="b", title="Same title")
-    settings.MIGRATION_MODULES = UNIQUE_TITLE
+    globex_will_fail(make_tenant, settings)
 
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match=r"1 schema\(s\) failed"):
