@@ -44,10 +44,10 @@ PYTEST_WORKERS ?= auto
 test: install $(MCP_CLIENT_VENV)/.installed
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# Unused or undefined names, import order, and types (pyproject.toml). tenants/ joins mypy once it is clean.
+# Unused or undefined names, import order, and types (pyproject.toml: mypy with django-stubs, every package).
 lint: install
 	$(PY) -m ruff check .
-	$(PY) -m mypy audit contexts mcp
+	$(PY) -m mypy audit contexts mcp tenants
 
 # Fail on a model change that has no migration, and on a migration that locks or
 # rewrites a table with rows unless it is marked reviewed (README, "Writing a migration").

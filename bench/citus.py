@@ -50,7 +50,7 @@ LATEST_REAL = sorted(path.stem for path in (PROJECT_DIR / "contexts" / "migratio
 
 def measure_creation(count: int) -> dict[str, float]:
     """Median milliseconds of a tenant's creation by replay and from the pool (the first one builds the template)."""
-    from tenants.pool import pool_provision
+    from tenants.engine.pool import pool_provision
     from tenants.services import tenant_create
 
     started = time.perf_counter()

@@ -119,10 +119,10 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     from django.db import connection
     from django_tenants.clone import CloneSchema
 
+    from tenants.engine.pool import pool_provision
+    from tenants.engine.template import SCHEMA_PLACEHOLDER, code_fingerprint
     from tenants.models import TenantSchemaScript
-    from tenants.pool import pool_provision
     from tenants.services import tenant_create
-    from tenants.template import SCHEMA_PLACEHOLDER, code_fingerprint
 
     # Replay and the same DDL sent directly, alternately: both meet the same load and the same catalog.
     script = TenantSchemaScript.objects.get(fingerprint=code_fingerprint())
@@ -224,12 +224,12 @@ def direct_noop() -> float:
     """The SQL floor of a no-op run: read every schema's applied migrations once."""
     from django.db import connection
 
-    from tenants.fleet import read_fleet_state
+    from tenants.engine.schema_state import read_schema_states
 
     schemas = tenant_schemas()
     connection.close()
     started = time.perf_counter()
-    read_fleet_state(schemas)
+    read_schema_states(schemas)
     return time.perf_counter() - started
 
 
@@ -268,7 +268,8 @@ def admin_tenant_list() -> tuple[int, float, float, bool]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
-    from tenants import fleet, template
+    from tenants.engine import graph as migration_graphs
+    from tenants.engine import template
     from tenants.models import User
 
     setup_test_environment()
@@ -282,8 +283,8 @@ def admin_tenant_list() -> tuple[int, float, float, bool]:
     builds: list[str] = []
     # The function that reads and hashes the migration files (graph_fingerprint itself before it kept its result).
     hasher = "_hash_migration_files" if hasattr(template, "_hash_migration_files") else "graph_fingerprint"
-    loader_init, hash_files = fleet.MigrationLoader.__init__, getattr(template, hasher)
-    fleet.MigrationLoader.__init__ = lambda self, *a, **k: (builds.append("graph"), loader_init(self, *a, **k))[1]
+    loader_init, hash_files = migration_graphs.MigrationLoader.__init__, getattr(template, hasher)
+    migration_graphs.MigrationLoader.__init__ = lambda self, *a, **k: (builds.append("graph"), loader_init(self, *a, **k))[1]
     setattr(template, hasher, lambda graph: (builds.append("hash"), hash_files(graph))[1])
     try:
         with CaptureQueriesContext(connection) as queries:
@@ -291,7 +292,7 @@ def admin_tenant_list() -> tuple[int, float, float, bool]:
             assert client.get("/admin/tenants/tenant/").status_code == 200
             second = time.perf_counter() - started
     finally:
-        fleet.MigrationLoader.__init__ = loader_init
+        migration_graphs.MigrationLoader.__init__ = loader_init
         setattr(template, hasher, hash_files)
     return len(queries), first * 1000, second * 1000, bool(builds)
 

@@ -423,9 +423,9 @@ if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
             "RUNPYTHON_REVERSIBLE",
             "RUNSQL_REVERSIBLE",
         ],
-        # Its PostgreSQL checks, completed (tenants/migration_lint.py): a volatile column default, a
+        # Its PostgreSQL checks, completed (tenants/ci/migration_lint.py): a volatile column default, a
         # CHECK or FOREIGN KEY without NOT VALID, and every index statement, not only the first.
-        # (tenants.migration_lint.SQL_ANALYSER_NAME, registered by the lintmigrations command before it runs.)
+        # (tenants.ci.migration_lint.SQL_ANALYSER_NAME, registered by the lintmigrations command before it runs.)
         "sql_analyser": "project_postgresql",
         # Its cache would replay an old verdict after this configuration changes; a run takes a second.
         "no_cache": True,

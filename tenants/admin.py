@@ -22,11 +22,11 @@ from django.utils.html import escape, format_html
 from contexts.summarizer.queue import queue_entry_state, queue_status, queue_totals
 from tenants.admin_sites import platform_admin_site, tenant_admin_site
 from tenants.api_keys import api_key_create, api_key_revoke, api_key_state
+from tenants.engine.status import migration_status, schema_statuses
 from tenants.errors import TenantError
 from tenants.links import admin_url, site_url
 from tenants.models import ApiKey, Domain, SummaryQueueEntry, Tenant, User, UserIdentity
 from tenants.naming import MAX_SLUG_LENGTH, validate_domain, validate_slug
-from tenants.selectors import fleet_status, schema_statuses
 from tenants.services import (
     UPDATABLE_FIELDS,
     default_domain_for,
@@ -122,7 +122,7 @@ class MigrationStateFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> QuerySet[Tenant]:
         if self.value() not in ("current", "behind"):
             return queryset
-        current = [s.schema for s in fleet_status(include_public=False).schemas if s.is_current]
+        current = [s.schema for s in migration_status(include_public=False).schemas if s.is_current]
         if self.value() == "current":
             return queryset.filter(schema_name__in=current)
         return queryset.exclude(schema_name__in=current)

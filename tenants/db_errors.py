@@ -7,6 +7,8 @@ from django.db import Error as DjangoDatabaseError
 from django.db import InterfaceError, OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from tenants.django_internals import driver_connection
+
 # Django wraps the driver's errors raised through its cursors; the driver's own reach us from raw
 # connections (a replay, the lock's connection). InterfaceError is an Error but not a DatabaseError.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (DjangoDatabaseError, psycopg2.Error)
@@ -33,7 +35,7 @@ def connection_lost(exc: BaseException) -> bool:
 
 def backend_pid(connection: BaseDatabaseWrapper) -> int | None:
     """The server process of the connection's session; None when it has none, or the driver saw it close."""
-    raw = connection.connection
+    raw = driver_connection(connection, connect=False)
     if raw is None or raw.closed:
         return None
     return raw.info.backend_pid

@@ -37,8 +37,43 @@ class UnknownPlan(TenantError):
     """No plan of that name."""
 
 
-class UnknownMigration(TenantError):
+# The migration engine's (tenants.engine): the same family, so that every command reports them in one line.
+
+
+class MigrationError(TenantError):
+    """A migration run, a backfill or an export cannot go on as asked."""
+
+
+class UnknownMigration(MigrationError):
     """No migration of that name (or app) in the code."""
+
+
+class MigrationLockBusy(MigrationError):
+    """Another run holds the migration lock."""
+
+
+class TemplateUnavailable(MigrationError):
+    """The migrations cannot be captured as a script (e.g. one cannot run in a transaction)."""
+
+
+class NotCapturable(MigrationError):
+    """A statement was run in a way that cannot be replayed as SQL text."""
+
+
+class ExportError(MigrationError):
+    """The SQL could not be produced (pg_dump missing or failing)."""
+
+
+class BackfillError(MigrationError):
+    """A backfill cannot run as asked; nothing was changed."""
+
+
+class UnknownBackfill(BackfillError):
+    """No backfill of that name is registered."""
+
+
+class BackfillBusy(BackfillError):
+    """Another run of the same backfill is going on."""
 
 
 class AccessRefused(TenantError):

@@ -453,7 +453,7 @@ class SummaryQueueEntry(models.Model):
 
 
 class BackfillProgress(models.Model):
-    """How far one backfill (tenants.backfill) has gone in one schema.
+    """How far one backfill (tenants.engine.backfill) has gone in one schema.
 
     Written in the same transaction as each batch it records, so that after a
     kill the next run starts exactly after the last committed batch.

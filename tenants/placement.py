@@ -24,8 +24,8 @@ from django.db import connection
 
 from audit.services import audit_record
 from tenants.citus import citus_coordinator
+from tenants.engine.lock import migration_lock
 from tenants.errors import TenantError
-from tenants.migration_lock import migration_lock
 from tenants.models import Tenant, User
 from tenants.naming import PUBLIC_SCHEMA
 

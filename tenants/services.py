@@ -13,14 +13,15 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from tenants.cache import forget_hosts
-from tenants.errors import DomainTaken, TenantError, TenantExists, TenantNotFound
-from tenants.fleet import MigrationGraph, SchemaState
-from tenants.migration_lock import hold_shared_migration_lock
-from tenants.migrator import FleetMigrator
+from tenants.engine.graph import MigrationGraph
+from tenants.engine.lock import hold_shared_migration_lock
+from tenants.engine.migrator import Migrator
+from tenants.engine.pool import pool_claim
+from tenants.engine.schema_state import SchemaState
+from tenants.engine.template import current_script, replay_script
+from tenants.errors import DomainTaken, TemplateUnavailable, TenantError, TenantExists, TenantNotFound
 from tenants.models import Domain, Tenant, User
 from tenants.naming import PUBLIC_SCHEMA, quote_schema, schema_name_for, validate_domain
-from tenants.pool import pool_claim
-from tenants.template import TemplateUnavailable, current_script, replay_script
 
 
 def default_domain_for(slug: str) -> str:
@@ -178,7 +179,7 @@ def build_tenant_schema(schema_name: str) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote_schema(schema_name)}")
-    migrator = FleetMigrator(graph=MigrationGraph())
+    migrator = Migrator(graph=MigrationGraph())
     state = SchemaState(schema_name, has_table=False)
     outcome = migrator.migrate_one(schema_name, state, migrator.plan_for(state))
     if outcome.failed:

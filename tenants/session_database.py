@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from tenants.django_internals import driver_connection
 from tenants.errors import TenantError
 
 PROBE_ROUNDS = 5
@@ -53,8 +54,7 @@ def _backend_pid(raw: Any) -> int:
 
 def transactions_are_pooled(connection: BaseDatabaseWrapper) -> bool:
     """Whether this connection's transactions may run on different server sessions (a transaction pooler)."""
-    connection.ensure_connection()
-    raw = connection.connection
+    raw = driver_connection(connection)
     if raw.info.backend_pid == _backend_pid(raw):
         return False  # the server that greeted us serves us: a session of our own
     if connection.in_atomic_block:

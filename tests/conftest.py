@@ -29,9 +29,19 @@ def _fast_password_hashing(settings) -> None:
 @pytest.fixture(autouse=True)
 def _forget_cached_template_scripts() -> None:
     """Each test's transaction rolls back the scripts it stored; the process must not remember them."""
-    from tenants import template
+    from tenants.engine import template
 
     template._scripts.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_request_context_left() -> Iterator[None]:
+    """A test that serves in process what is a process of its own (mcp_stdio names its tenant for its whole life)
+    must not leave that tenant on the next test's log lines and audit entries."""
+    yield
+    from audit.request_id import end_request
+
+    end_request()
 
 
 @pytest.fixture(autouse=True)

@@ -40,3 +40,83 @@ def test_the_admin_redirect_for_a_missing_object_is_still_there_and_says_so(acme
     assert response.redirect_chain == [("/admin/", 302)]
     assert [str(message) for message in response.context["messages"]] == [
         "context with ID “999999” doesn’t exist. Perhaps it was deleted?"]  # Django's words, verbose name as is
+
+
+# --- the migration engine's (tenants.engine.migrator, sql_capture, template; tenants.db_errors) ---------------------
+
+
+def _contexts_leaf(loader):
+    return max(key for key in loader.graph.leaf_nodes() if key[0] == "contexts")
+
+
+def test_a_bare_migration_executor_has_every_attribute_that_migration_executor_init_sets(db):
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tenants.django_internals import bare_migration_executor
+
+    stock = MigrationExecutor(connection)
+    bare = bare_migration_executor(connection, stock.loader)
+
+    missing = set(vars(stock)) - set(vars(bare))
+    assert not missing, f"MigrationExecutor.__init__ now sets {sorted(missing)}: bare_migration_executor must too"
+    assert bare.loader is stock.loader and bare.connection is connection
+
+
+def test_the_loaders_applied_migrations_is_still_what_migration_plan_reads(db):
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tenants.django_internals import assume_applied, bare_migration_executor
+
+    loader = MigrationExecutor(connection).loader
+    executor = bare_migration_executor(connection, loader)
+    leaf = _contexts_leaf(loader)
+    everything = set(loader.graph.nodes)
+
+    assume_applied(executor, [])
+    from_nothing = [migration.name for migration, _ in executor.migration_plan([leaf])]
+    assume_applied(executor, everything)
+    from_everything = executor.migration_plan([leaf])
+
+    assert "0001_initial" in from_nothing and from_everything == [], (
+        "MigrationLoader.applied_migrations no longer decides MigrationExecutor.migration_plan")
+
+
+def test_create_project_state_still_builds_the_models_of_the_migrations_applied(db):
+    from django.db.migrations.executor import MigrationExecutor
+
+    from tenants.django_internals import bare_migration_executor, project_state_after
+
+    loader = MigrationExecutor(connection).loader
+    executor = bare_migration_executor(connection, loader)
+    assert callable(getattr(MigrationExecutor, "_create_project_state", None)), (
+        "MigrationExecutor._create_project_state is gone")
+
+    before = project_state_after(executor, [])
+    after = project_state_after(executor, set(loader.graph.nodes))
+
+    assert ("contexts", "context") not in before.models
+    assert ("contexts", "context") in after.models, "MigrationExecutor._create_project_state ignored the applied set"
+
+
+def test_the_wrappers_connection_attribute_is_still_the_drivers_connection(db):
+    import psycopg2.extensions
+
+    from tenants.django_internals import driver_connection
+
+    raw = driver_connection(connection)
+
+    assert isinstance(raw, psycopg2.extensions.connection), (
+        f"BaseDatabaseWrapper.connection is a {type(raw).__name__}, not psycopg2's connection")
+    assert driver_connection(connection, connect=False) is raw
+
+
+def test_mogrify_still_binds_parameters_through_djangos_cursor_and_the_drivers(db):
+    from tenants.django_internals import as_sql_literal, driver_connection
+
+    with connection.cursor() as django_cursor:
+        assert hasattr(django_cursor, "cursor"), "Django's CursorWrapper no longer keeps the driver's cursor in .cursor"
+        bound = as_sql_literal(django_cursor, "SELECT %s, %s", ["it's", 3])
+    with driver_connection(connection).cursor() as driver_cursor:
+        assert as_sql_literal(driver_cursor, "SELECT %s", [None]) == "SELECT NULL"
+
+    assert bound == "SELECT 'it''s', 3", "psycopg2's cursor.mogrify no longer returns the statement as sent"

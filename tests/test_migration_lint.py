@@ -10,7 +10,7 @@ from django_migration_linter.sql_analyser import analyse_sql_statements, get_sql
 from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
-from tenants.migration_lint import register_sql_analyser
+from tenants.ci.migration_lint import register_sql_analyser
 from tenants.services import tenant_create
 from tests.conftest import run_manage
 

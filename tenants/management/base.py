@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.request_id import command_actor_label
 from tenants.db_errors import CLOSED_CONNECTION_ERRORS, DATABASE_ERRORS, connection_lost, first_loss, sqlstate
+from tenants.engine.progress import PROGRESS_MODES
 from tenants.errors import TenantError, first_line
-from tenants.progress import PROGRESS_MODES
 from tenants.schema_switch import restoring_schema
 from tenants.session_database import session_database
 
@@ -90,7 +90,7 @@ def add_wave_arguments(parser: CommandParser, *, plan: bool = True) -> None:
 
 
 def add_progress_argument(parser: CommandParser) -> None:
-    """--progress: how a run over many schemas shows itself (tenants.progress)."""
+    """--progress: how a run over many schemas shows itself (tenants.engine.progress)."""
     parser.add_argument(
         "--progress", choices=PROGRESS_MODES, default="auto",
         help="A live bar, or a line per schema; auto (the default): a bar on a terminal, lines elsewhere.",

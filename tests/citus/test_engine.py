@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from tenants.fleet import MigrationGraph, read_fleet_state
-from tenants.migrator import FleetMigrator
+from tenants.engine.graph import MigrationGraph
+from tenants.engine.migrator import Migrator
+from tenants.engine.pool import pool_provision
+from tenants.engine.schema_state import read_schema_states
 from tenants.models import PooledSchema, Tenant
-from tenants.pool import pool_provision
 from tenants.services import tenant_create, tenant_delete
 from tests.catalog import CATALOG_QUERIES, catalog
 from tests.citus.conftest import node_of, workers
@@ -55,7 +56,7 @@ def count_engine_paths(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     Building the template migrates a scratch schema through Django, once per state of the migrations: not counted.
     """
     counts = {"django": 0, "replayed": 0, "replay_failed": 0}
-    migrate_one, replay = FleetMigrator.migrate_one, FleetMigrator._replay
+    migrate_one, replay = Migrator.migrate_one, Migrator._replay
 
     def counted_migrate_one(self, schema_name, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not schema_name.startswith("template_scratch_"):
@@ -67,14 +68,14 @@ def count_engine_paths(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         counts["replay_failed" if outcome.failed else "replayed"] += 1
         return outcome
 
-    monkeypatch.setattr(FleetMigrator, "migrate_one", counted_migrate_one)
-    monkeypatch.setattr(FleetMigrator, "_replay", counted_replay)
+    monkeypatch.setattr(Migrator, "migrate_one", counted_migrate_one)
+    monkeypatch.setattr(Migrator, "_replay", counted_replay)
     return counts
 
 
 def test_public_is_migrated_and_its_tables_stay_on_the_coordinator(committed):
     graph = MigrationGraph()
-    assert set(graph.shared_plan) <= read_fleet_state(["public"])["public"].applied
+    assert set(graph.shared_plan) <= read_schema_states(["public"])["public"].applied
     out = StringIO()
     call_command("migrate_schemas", "--shared", stdout=out)
     assert "Migrated 0 schema(s), 1 already current, 0 failed" in out.getvalue()
@@ -87,7 +88,7 @@ def test_a_tenant_created_by_replay_is_a_distributed_schema_on_a_worker_equal_to
 
     assert count_engine_paths["django"] == 0  # the template was replayed, not the migrations run
     assert_placed_on_a_worker(tenant.schema_name)
-    assert [name for _, name in sorted(read_fleet_state([tenant.schema_name])[tenant.schema_name].applied)] \
+    assert [name for _, name in sorted(read_schema_states([tenant.schema_name])[tenant.schema_name].applied)] \
         == REAL_MIGRATIONS
 
     migrate_from_zero("tenant_migrated")  # Django's own migrate, statement by statement (counted: 1)
@@ -146,7 +147,7 @@ def test_the_fleet_engine_migrates_200_tenants_on_both_workers_by_replay(committ
     # The first schema through Django (its statements captured), the 199 others by replay, none fell back.
     assert count_engine_paths == {"django": 1, "replayed": 199, "replay_failed": 0}
     assert note_columns_by_worker(schemas) == by_node  # the shards on the workers have the column
-    states = read_fleet_state(schemas)
+    states = read_schema_states(schemas)
     assert all(("contexts", "0002_context_note") in states[name].applied for name in schemas)
 
     # migration_status reads the same state, unchanged on Citus: every tenant current, at the new migration.

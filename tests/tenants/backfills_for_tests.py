@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models.functions import Upper
 
-from tenants.backfill import Backfill, register
+from tenants.engine.backfill import Backfill, register
 from tests.fleet_migrations import LATEST_REAL
 
 # Not idempotent on purpose: a batch run twice leaves access_count at 2 on its rows.

@@ -250,7 +250,7 @@ def test_the_tenant_list_shows_each_tenants_migration_state_and_filters_the_behi
 
 
 def test_a_creation_refused_only_at_creation_time_comes_back_as_a_message(public_tenant, settings):
-    from tenants.migration_lock import migration_lock
+    from tenants.engine.lock import migration_lock
 
     client = signed_in_client("localhost", tenant=None)
     settings.MIGRATION_LOCK_WAIT = 0.1
@@ -299,15 +299,16 @@ def test_dates_read_the_same_on_every_admin_page(acme):
 def test_the_tenant_list_costs_a_few_queries_and_never_reloads_the_migrations_per_request(make_tenant, monkeypatch):
     from django.test.utils import CaptureQueriesContext
 
-    from tenants import fleet, template
+    from tenants.engine import graph as migration_graphs
+    from tenants.engine import template
 
     for slug in ("acme", "globex", "initech", "umbrella"):
         make_tenant(slug)
     client = signed_in_client("localhost", tenant=None)
     assert client.get("/admin/tenants/tenant/").status_code == 200  # the first may load the graph
     work: list[str] = []
-    loader_init, hash_files = fleet.MigrationLoader.__init__, template._hash_migration_files
-    monkeypatch.setattr(fleet.MigrationLoader, "__init__",
+    loader_init, hash_files = migration_graphs.MigrationLoader.__init__, template._hash_migration_files
+    monkeypatch.setattr(migration_graphs.MigrationLoader, "__init__",
                         lambda self, *args, **kwargs: (work.append("graph"), loader_init(self, *args, **kwargs))[1])
     monkeypatch.setattr(template, "_hash_migration_files", lambda graph: (work.append("hash"), hash_files(graph))[1])
 
@@ -327,7 +328,7 @@ def test_the_migration_graph_is_loaded_again_when_a_migration_file_changes(setti
     from pathlib import Path
 
     import contexts.migrations
-    from tenants.fleet import migration_graph
+    from tenants.engine.graph import migration_graph
 
     graph = migration_graph()
     assert migration_graph() is graph

@@ -1,4 +1,4 @@
-"""Online data migrations (tenants.backfill, manage.py backfill): batches, resumption, locks, the command."""
+"""Online data migrations (tenants.engine.backfill, manage.py backfill): batches, resumption, locks, the command."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from audit.models import AuditLog
-from tenants.backfill import (
+from tenants.db_errors import backend_pid
+from tenants.engine.backfill import (
     Backfill,
     BackfillBusy,
     BackfillError,
@@ -33,7 +34,6 @@ from tenants.backfill import (
     register,
     unregister,
 )
-from tenants.db_errors import backend_pid
 from tenants.models import BackfillProgress
 from tenants.services import tenant_create
 from tests.catalog import applied

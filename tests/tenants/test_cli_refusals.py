@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from tenants.migration_lock import MIGRATION_LOCK_KEY, describe_holder
+from tenants.engine.lock import MIGRATION_LOCK_KEY, describe_holder
 from tenants.models import MigrationRun, MigrationRunSchema, PooledSchema
 from tenants.services import tenant_create
 from tests.catalog import applied

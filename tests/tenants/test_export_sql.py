@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from tenants.engine.sql_export import BASE_FILE, TENANT_FILE, pg_binary
 from tenants.services import tenant_create
-from tenants.sql_export import BASE_FILE, TENANT_FILE, pg_binary
 from tests.catalog import catalog
 
 EXPORT_DATABASE = "test_mcp_export"

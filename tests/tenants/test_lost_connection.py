@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from tenants.engine.lock import MIGRATION_LOCK_KEY
 from tenants.management.base import errors_in_one_line
-from tenants.migration_lock import MIGRATION_LOCK_KEY
 from tenants.models import MigrationRun, MigrationRunSchema
 from tests.catalog import applied, tables_in
 from tests.conftest import PROJECT_DIR, child_database_url, run_manage

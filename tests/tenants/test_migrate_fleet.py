@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
-from tenants.migration_lock import migration_lock
+from tenants.engine.lock import migration_lock
 from tenants.models import MigrationRun, MigrationRunSchema
 from tests.catalog import applied
 from tests.fleet_migrations import LATEST_REAL, REAL_MIGRATIONS
@@ -175,7 +175,7 @@ def test_tenant_creation_waits_for_a_run_but_not_for_another_creation(public_ten
 
 
 def test_tenant_creation_during_a_run_waits_then_is_refused_and_creates_nothing(public_tenant, settings):
-    from tenants.migration_lock import MigrationLockBusy
+    from tenants.engine.lock import MigrationLockBusy
     from tenants.models import Tenant
     from tenants.services import tenant_create
     from tests.conftest import schema_names
@@ -272,8 +272,8 @@ def test_flags_that_only_look_never_apply_tenant_migrations(committed, settings,
 
 
 def test_fail_fast_leaves_the_pooled_schemas_it_never_reached_unclaimable(three_tenants, settings):
+    from tenants.engine.pool import pool_provision
     from tenants.models import PooledSchema
-    from tenants.pool import pool_provision
 
     pool_provision(count=1)
     give_two_contexts_one_title(three_tenants[0])
@@ -286,17 +286,17 @@ def test_fail_fast_leaves_the_pooled_schemas_it_never_reached_unclaimable(three_
     assert "Migrated 0 schema(s), 1 already current, 1 failed" in out.getvalue()
     pooled = PooledSchema.objects.get()
     assert applied(pooled.schema_name) == REAL_MIGRATIONS
-    from tenants.template import code_fingerprint
+    from tenants.engine.template import code_fingerprint
 
     assert pooled.fingerprint != code_fingerprint()  # behind the code, so never claimed
 
 
 def test_the_migrator_hands_the_connection_back_on_the_callers_tenant(three_tenants):
-    from tenants.fleet import SchemaState
-    from tenants.migrator import FleetMigrator
+    from tenants.engine.migrator import Migrator
+    from tenants.engine.schema_state import SchemaState
 
     acme, globex, _ = three_tenants
-    migrator = FleetMigrator()
+    migrator = Migrator()
     with connection.cursor() as cursor:
         cursor.execute('CREATE SCHEMA "tenant_scratch"')
     with tenant_context(acme):
@@ -311,10 +311,10 @@ def test_the_migrator_hands_the_connection_back_on_the_callers_tenant(three_tena
 
 
 def test_schemas_in_the_same_state_as_the_first_are_replayed_not_migrated_through_django(three_tenants, settings):
-    from tenants.migrator import FleetMigrator
+    from tenants.engine.migrator import Migrator
 
     settings.MIGRATION_MODULES = ADD_FIELD
-    migrator = FleetMigrator()
+    migrator = Migrator()
     result = migrator.migrate(["tenant_acme", "tenant_globex", "tenant_initech"])
 
     # The first through Django (its statements captured), the others by replay: recorded in their own
@@ -334,7 +334,7 @@ def test_outside_a_transaction_each_schema_commits_on_its_own_and_a_failing_one_
     (the first of a batch, or in its middle) leaves the others applied, and itself exactly as it was."""
     import psycopg2
 
-    from tenants.migrator import FleetMigrator
+    from tenants.engine.migrator import Migrator
     from tenants.services import tenant_create
 
     slugs = sorted(["acme", "initech", "umbrella", "zeta", failing_slug])
@@ -343,19 +343,19 @@ def test_outside_a_transaction_each_schema_commits_on_its_own_and_a_failing_one_
     give_two_contexts_one_title(tenants[failing_slug])
     settings.MIGRATION_MODULES = UNIQUE_TITLE
     batches: list[tuple[list[str], list[bool]]] = []
-    replay_batch = FleetMigrator._replay_batch
+    replay_batch = Migrator._replay_batch
 
     def spy(self, schema_names, plan, statements):
         outcomes = replay_batch(self, schema_names, plan, statements)
         batches.append((list(schema_names), [outcome.failed for outcome in outcomes]))
         return outcomes
 
-    FleetMigrator._replay_batch = spy
+    Migrator._replay_batch = spy
     try:
         with pytest.raises(CommandError, match=r"1 schema\(s\) failed; they are unchanged"):
             migrate("--tenant")
     finally:
-        FleetMigrator._replay_batch = replay_batch
+        Migrator._replay_batch = replay_batch
 
     # acme went through Django (its statements kept); the others were replayed in one round trip until the failing
     # one (then Django failed it too), and those after it in the next.
@@ -386,7 +386,7 @@ def test_outside_a_transaction_each_schema_commits_on_its_own_and_a_failing_one_
 
 def test_a_run_does_not_run_djangos_migrate_on_public_when_public_has_every_migration(public_tenant, settings,
                                                                                        monkeypatch):
-    from tenants import executors
+    from tenants.engine import executor as executors
 
     calls: list[str] = []
     command_class = executors.get_tenant_base_migrate_command_class()

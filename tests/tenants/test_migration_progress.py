@@ -15,7 +15,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 
 from contexts.services import context_create
-from tenants.progress import ProgressBar, SchemaLines, run_display
+from tenants.engine.progress import ProgressBar, SchemaLines, run_display
 from tenants.services import tenant_create
 from tests.catalog import applied
 from tests.conftest import PROJECT_DIR, child_database_url, run_manage

@@ -97,7 +97,7 @@ def test_a_canary_larger_than_the_fleet_takes_every_tenant(five_tenants):
 
 
 def test_a_wave_migrates_public_when_not_told_tenants_only_but_never_the_pool(five_tenants, settings):
-    from tenants.pool import pool_provision
+    from tenants.engine.pool import pool_provision
 
     settings.MIGRATION_MODULES = {}
     pool_provision(count=1)  # at the real migrations: one behind the example's

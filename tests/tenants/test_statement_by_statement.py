@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from tenants import citus, migrator, template
+from tenants import citus
+from tenants.engine import migrator, template
 from tenants.models import TenantSchemaScript
 from tenants.services import tenant_create
 from tests.catalog import CATALOG_QUERIES, applied, catalog

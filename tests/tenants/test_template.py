@@ -6,13 +6,14 @@ from io import StringIO
 from django.core.management import call_command
 from django.db import connection, connections
 
+from tenants.engine.graph import MigrationGraph
+from tenants.engine.migrator import Migrator
+from tenants.engine.schema_state import SchemaState
+from tenants.engine.template import graph_fingerprint
 from tenants.errors import TenantExists
-from tenants.fleet import MigrationGraph, SchemaState
-from tenants.migrator import FleetMigrator
 from tenants.models import Tenant, TenantSchemaScript
 from tenants.naming import quote_schema
 from tenants.services import tenant_create
-from tenants.template import graph_fingerprint
 from tests.catalog import CATALOG_QUERIES, catalog
 from tests.fleet_migrations import REAL_MIGRATIONS
 
@@ -21,7 +22,7 @@ def migrate_from_zero(schema: str) -> None:
     """Build a schema the slow, sure way: every tenant migration through Django."""
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE SCHEMA {quote_schema(schema)}")
-    migrator = FleetMigrator()
+    migrator = Migrator()
     state = SchemaState(schema, has_table=False)
     outcome = migrator.migrate_one(schema, state, migrator.plan_for(state))
     assert not outcome.failed, outcome.error
@@ -124,7 +125,7 @@ def test_a_non_atomic_migration_does_not_stop_tenant_creation(committed, setting
 def test_a_migrate_run_extends_the_template_with_what_it_ran_instead_of_migrating_a_scratch_schema(
     public_tenant, settings, monkeypatch
 ):
-    from tenants import template
+    from tenants.engine import template
 
     tenant_create(slug="acme", name="Acme")  # stores the script of the real migrations
     settings.MIGRATION_MODULES = {"contexts": "tests.fleet_migrations.add_field"}
@@ -148,7 +149,7 @@ def test_a_migrate_run_extends_the_template_with_what_it_ran_instead_of_migratin
 def test_a_stored_script_another_django_or_other_migration_files_built_is_not_extended(
     public_tenant, settings, monkeypatch
 ):
-    from tenants import template
+    from tenants.engine import template
 
     tenant_create(slug="acme", name="Acme")
     TenantSchemaScript.objects.update(fingerprint="built-by-another-django-version")

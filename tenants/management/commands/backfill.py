@@ -1,4 +1,4 @@
-"""Run a registered online data migration (tenants.backfill) over the tenant schemas, or show where it stands."""
+"""Run a registered online data migration (tenants.engine.backfill) over the tenant schemas, or show where it stands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import IO, Any, cast
 from django.conf import settings
 from django.core.management.base import CommandError, CommandParser, OutputWrapper
 
-from tenants.backfill import (
+from tenants.engine.backfill import (
     BackfillObserver,
     BackfillResult,
     BackfillRunner,
@@ -22,9 +22,9 @@ from tenants.backfill import (
     registered_backfills,
     tenant_schema_names,
 )
+from tenants.engine.progress import TextStream, wants_bar
+from tenants.engine.waves import wave_schema_names
 from tenants.management.base import ProjectCommand, add_progress_argument, add_wave_arguments, positive_int
-from tenants.progress import TextStream, wants_bar
-from tenants.selectors import wave_schema_names
 
 
 def non_negative_int(value: str) -> int:
@@ -217,7 +217,7 @@ class LineObserver(BackfillObserver):
 class BarObserver(BackfillObserver):
     """On a terminal: a bar of schemas (with failures so far) and one of the current schema's keys, with its rate.
 
-    tenants.progress's bar counts schemas only; a backfill of one large tenant takes minutes, so this one also
+    tenants.engine.progress's bar counts schemas only; a backfill of one large tenant takes minutes, so this one also
     follows the keys of the schema in hand. Failures are printed above the bars, as migrate_schemas does.
     """
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandParser
 
+from tenants.engine.sql_export import BASE_FILE, TENANT_FILE, base_schema_sql, tenant_schema_sql
 from tenants.management.base import ProjectCommand
-from tenants.sql_export import BASE_FILE, TENANT_FILE, ExportError, base_schema_sql, tenant_schema_sql
 
 
 class Command(ProjectCommand):
@@ -24,15 +24,13 @@ class Command(ProjectCommand):
         parser.add_argument("--tenant", metavar="SLUG", help="Print the SQL for this tenant's schema to stdout.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            if options["tenant"]:
-                self.stdout.write(tenant_schema_sql(slug=options["tenant"]), ending="")
-                return
-            output_dir = Path(options["output_dir"])
-            output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / BASE_FILE).write_text(base_schema_sql())
-            (output_dir / TENANT_FILE).write_text(tenant_schema_sql())
-        except ExportError as exc:
-            raise CommandError(str(exc)) from exc
+        # An ExportError (pg_dump missing or failing) is a TenantError: ProjectCommand prints its one line.
+        if options["tenant"]:
+            self.stdout.write(tenant_schema_sql(slug=options["tenant"]), ending="")
+            return
+        output_dir = Path(options["output_dir"])
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / BASE_FILE).write_text(base_schema_sql())
+        (output_dir / TENANT_FILE).write_text(tenant_schema_sql())
         # Everything but SQL goes to stderr, so that stdout can be piped to psql.
         self.stderr.write(f"Wrote {output_dir / BASE_FILE} and {output_dir / TENANT_FILE}.")

@@ -16,16 +16,16 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_tenants.management.commands.migrate_schemas import MigrateSchemasCommand
 
+from tenants.engine.executor import RUN_CONTEXT_OPTION, FleetExecutor, RunContext
+from tenants.engine.lock import migration_lock
+from tenants.engine.progress import run_display
+from tenants.engine.run_log import run_fail, run_finish, run_start, run_summary
+from tenants.engine.waves import wave_schema_names
 from tenants.errors import TenantNotFound
-from tenants.executors import FLEET_CONTEXT_OPTION, FleetContext, FleetExecutor
 from tenants.management.base import ProjectCommand, add_progress_argument, add_wave_arguments
-from tenants.migration_lock import migration_lock
-from tenants.migration_runs import run_fail, run_finish, run_start, run_summary
 from tenants.models import Tenant, TenantPlan
 from tenants.naming import PUBLIC_SCHEMA
-from tenants.progress import run_display
 from tenants.schema_switch import restoring_schema
-from tenants.selectors import wave_schema_names
 from tenants.services import ensure_public_tenant
 
 
@@ -85,7 +85,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
         human = self.stderr if options.get("json") else self.stdout
         if options.get("json"):
             options["stdout"] = options.get("stderr") or sys.stderr
-        context = FleetContext(
+        context = RunContext(
             fail_fast=options["fail_fast"],
             lock_timeout_ms=options["lock_timeout"],
             write=lambda line: human.write(line, style_func=unstyled),
@@ -94,7 +94,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             wave=wave,
         )
         if fleet:  # django-tenants' multiprocessing executor pickles the options; this is for ours only
-            options[FLEET_CONTEXT_OPTION] = context
+            options[RUN_CONTEXT_OPTION] = context
         started_at = timezone.now()
         command = command_line()
         target = " ".join(filter(None, [options.get("app_label"), options.get("migration_name")]))
@@ -118,7 +118,7 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             run_finish(context.run, context.results)
         self._summarise(context, human, as_json=bool(options.get("json")))
 
-    def _summarise(self, context: FleetContext, human: Any, *, as_json: bool) -> None:
+    def _summarise(self, context: RunContext, human: Any, *, as_json: bool) -> None:
         """One line for the run (public and tenant schemas together), then each failure on stderr; or JSON."""
         if as_json:
             self.stdout.write(json.dumps(run_summary(context.results, run=context.run), indent=2))

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from tenants.backfill import fleet_backfill_statuses
+from tenants.engine.backfill import backfill_statuses
+from tenants.engine.status import MigrationStatus, migration_status
+from tenants.engine.waves import wave_schema_names
 from tenants.management.base import ProjectCommand, add_wave_arguments
-from tenants.selectors import FleetStatus, fleet_status, wave_schema_names
 
 
 class Command(ProjectCommand):
@@ -36,9 +37,9 @@ class Command(ProjectCommand):
         if wave is not None and options["schema_name"]:
             raise CommandError("Give either --schema or a wave (--tenants, --plan, --canary), not both.")
         schema_names = [options["schema_name"]] if options["schema_name"] else wave
-        status = fleet_status(schema_names=schema_names)
-        # Registered backfills (tenants.backfill) run after the deploy: shown, never part of --check.
-        backfills = fleet_backfill_statuses(status)
+        status = migration_status(schema_names=schema_names)
+        # Registered backfills (tenants.engine.backfill) run after the deploy: shown, never part of --check.
+        backfills = backfill_statuses(status)
         if options["json"]:
             document = status.as_dict()
             if backfills:
@@ -58,7 +59,7 @@ class Command(ProjectCommand):
         if options["check"] and any(not schema.is_current for schema in status.schemas):
             raise SystemExit(1)
 
-    def _print_table(self, status: FleetStatus, *, only_behind: bool) -> None:
+    def _print_table(self, status: MigrationStatus, *, only_behind: bool) -> None:
         rows = [s for s in status.schemas if not (only_behind and s.is_current)]
         apps = status.tenant_apps
         header = ["schema", "tenant", *apps, "pending", "state"]
@@ -71,7 +72,7 @@ class Command(ProjectCommand):
             line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             self.stdout.write(line if row[-1] in ("current", "state") else self.style.WARNING(line))
 
-    def _print_totals(self, status: FleetStatus) -> None:
+    def _print_totals(self, status: MigrationStatus) -> None:
         totals = status.totals()
         self.stdout.write(
             f"{totals['schemas']} schemas: {totals['current']} current, {totals['behind']} behind "
@@ -79,7 +80,7 @@ class Command(ProjectCommand):
             f"{totals['missing']} missing. Tenant template: {status.template['state']} ({status.template['fingerprint']})."
         )
 
-    def _print_mix(self, status: FleetStatus) -> None:
+    def _print_mix(self, status: MigrationStatus) -> None:
         """How many tenant (and pooled) schemas stand at each migration; a few names of each group not current."""
         mix = status.mix()
         if not mix:

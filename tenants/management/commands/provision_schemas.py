@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from tenants.engine.pool import pool_provision
+from tenants.engine.progress import RunDisplay, run_display
 from tenants.management.base import ProjectCommand, add_progress_argument, positive_int
 from tenants.models import PooledSchema
-from tenants.pool import pool_provision
-from tenants.progress import RunDisplay, run_display
 
 
 class Command(ProjectCommand):

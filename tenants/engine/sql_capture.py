@@ -3,7 +3,7 @@
 What migrations run on one schema is, for schema-only operations, exactly
 what they would run on any other schema in the same state: table names are
 unqualified and resolved through the search path. The engine uses this to
-migrate a fleet at the cost of the SQL, and to build the tenant template.
+migrate the fleet at the cost of the SQL, and to build the tenant template.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 
 from django.db import connection
 
+from tenants.django_internals import as_sql_literal
+from tenants.errors import NotCapturable
+
 # Statements that change nothing a replay must repeat: django-tenants' search_path (SET LOCAL inside a
 # transaction, from mcp.postgresql_backend), savepoints (the replay has its own transaction), and
 # Django's reads of the system catalogs (introspection) and of django_migrations. Anything else is kept whole, even a string
@@ -24,12 +27,8 @@ SAVEPOINT_COMMANDS = ("savepoint ", "release savepoint ", "rollback to savepoint
 MIGRATION_ROW_PREFIXES = ("insert into", "delete from", "update")
 CATALOG_READ = re.compile(r"^select\b[^;]*\b(pg_catalog|pg_[a-z_]+|information_schema)\b[^;]*$", re.S)
 # Django's recorder reading what is applied, and django-tenants' introspection asking for the search path:
-# reads, which a replay would only repeat (in every schema of a fleet run).
+# reads, which a replay would only repeat (in every schema of a run).
 OWN_READ = re.compile(r'^(show\s+search_path|select\b[^;]*\bfrom\s+"?django_migrations"?(\s|$)[^;]*)$', re.S)
-
-
-class NotCapturable(RuntimeError):
-    """A statement was run in a way that cannot be replayed as SQL text."""
 
 
 def _changes_schema(lowered: str) -> bool:
@@ -50,7 +49,7 @@ def capture_statements(statements: list[str]) -> Iterator[None]:
             if many:
                 raise NotCapturable("executemany() cannot be captured")
             if params is not None:
-                text = context["cursor"].cursor.mogrify(sql, params).decode().strip().rstrip(";")
+                text = as_sql_literal(context["cursor"], sql, params).strip().rstrip(";")
             statements.append(text)
         return execute(sql, params, many, context)
 

@@ -1,4 +1,4 @@
-"""The `fleet` executor: django-tenants' extension point, running our FleetMigrator for tenant schemas."""
+"""The `fleet` executor: django-tenants' extension point, running our Migrator for tenant schemas."""
 
 from __future__ import annotations
 
@@ -12,20 +12,21 @@ from django_tenants.migration_executors.base import MigrationExecutor
 from django_tenants.utils import get_tenant_base_migrate_command_class, schema_context
 
 from tenants.db_errors import backend_pid
+from tenants.engine.graph import MigrationGraph, MigrationKey
+from tenants.engine.migrator import Migrator, RunResult, SchemaOutcome
+from tenants.engine.pool import pool_mark, pool_schema_names
+from tenants.engine.progress import RunDisplay, SchemaLines
+from tenants.engine.schema_state import read_schema_states
+from tenants.engine.template import current_script, graph_fingerprint
 from tenants.errors import TenantError
-from tenants.fleet import MigrationGraph, MigrationKey, read_fleet_state
-from tenants.migrator import FleetMigrator, FleetResult, SchemaOutcome
 from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
-from tenants.pool import pool_mark, pool_schema_names
-from tenants.progress import RunDisplay, SchemaLines
-from tenants.template import current_script, graph_fingerprint
 
-FLEET_CONTEXT_OPTION = "fleet_context"
+RUN_CONTEXT_OPTION = "run_context"
 
 
 @dataclass
-class FleetContext:
+class RunContext:
     """What migrate_schemas hands its executor, and gets back: the run record, output, results."""
 
     run: MigrationRun | None = None
@@ -33,7 +34,7 @@ class FleetContext:
     lock_timeout_ms: int = 5000
     write: Any = None  # a line writer
     verbosity: int = 1
-    results: list[FleetResult] = field(default_factory=list)
+    results: list[RunResult] = field(default_factory=list)
     display: RunDisplay | None = None  # the bar or the lines; by default, lines through `write`
     wave: list[str] | None = None  # the tenant schemas of a wave (--tenants, --plan, --canary); None: all
 
@@ -43,7 +44,7 @@ class FleetExecutor(MigrationExecutor):
 
     def run_migrations(self, tenants: list[str] | None = None) -> None:
         schema_names = list(tenants or [])
-        context: FleetContext = self.options.get(FLEET_CONTEXT_OPTION) or FleetContext()
+        context: RunContext = self.options.get(RUN_CONTEXT_OPTION) or RunContext()
         graph = MigrationGraph()
         if PUBLIC_SCHEMA in schema_names:
             schema_names.remove(PUBLIC_SCHEMA)
@@ -61,7 +62,7 @@ class FleetExecutor(MigrationExecutor):
             return  # the public call of a run; the tenant call follows
         migrator = None
         if schema_names or context.wave is not None:  # an empty wave is reported too: 0 schemas
-            migrator = FleetMigrator(
+            migrator = Migrator(
                 graph=graph,
                 target=target,
                 fail_fast=context.fail_fast,
@@ -70,7 +71,7 @@ class FleetExecutor(MigrationExecutor):
                 report=self._reporter(context),
             )
             # In the results before it runs: a run that stops half-way still reports what it did.
-            result = FleetResult(total=len(schema_names))
+            result = RunResult(total=len(schema_names))
             context.results.append(result)
             migrator.migrate(schema_names, result=result)
             not_done = {outcome.schema_name for outcome in result.failed} | set(result.skipped)
@@ -81,7 +82,7 @@ class FleetExecutor(MigrationExecutor):
             self._refresh_template(graph, context, replays=migrator._replays if migrator is not None else None)
 
     @staticmethod
-    def _refresh_template(graph: MigrationGraph, context: FleetContext, *, replays: dict | None = None) -> None:
+    def _refresh_template(graph: MigrationGraph, context: RunContext, *, replays: dict | None = None) -> None:
         """Keep the tenant template in step with the code, so that the next signup does no migrating."""
         try:
             current_script(graph, replays=replays)
@@ -91,14 +92,14 @@ class FleetExecutor(MigrationExecutor):
     def run_multi_type_migrations(self, tenants: Any) -> None:
         raise NotImplementedError("The fleet executor does not support multi-type tenants.")
 
-    def _migrate_public(self, context: FleetContext, graph: MigrationGraph) -> None:
+    def _migrate_public(self, context: RunContext, graph: MigrationGraph) -> None:
         """Migrate public with Django's own migrate (its signals create content types and permissions)."""
         started = time.perf_counter()
-        before = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+        before = read_schema_states([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         if not self.options.get("app_label") and public_is_current(graph, before):
             # Nothing to apply: Django's migrate would only rebuild the graph, read the same table and send
             # its post_migrate signals (content types and permissions, which come with migrations).
-            context.results.append(FleetResult(total=1, duration_s=time.perf_counter() - started))
+            context.results.append(RunResult(total=1, duration_s=time.perf_counter() - started))
             return
         # Django's migrate itself, as django-tenants' run_migrations calls it, minus its closing of
         # the connection afterwards: the run holds the migration lock on that connection.
@@ -113,7 +114,7 @@ class FleetExecutor(MigrationExecutor):
                 if backend_pid(connection) is not None:  # a lost session took its settings with it
                     with connection.cursor() as cursor:
                         cursor.execute("RESET lock_timeout")
-            after = read_fleet_state([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
+            after = read_schema_states([PUBLIC_SCHEMA])[PUBLIC_SCHEMA].applied
         applied = [f"{app}.{name}" for app, name in graph.shared_plan if (app, name) in after - before]
         unapplied = [f"{app}.{name}" for app, name in reversed(graph.shared_plan) if (app, name) in before - after]
         done = applied or unapplied
@@ -122,11 +123,11 @@ class FleetExecutor(MigrationExecutor):
         outcome = SchemaOutcome(PUBLIC_SCHEMA, done, not applied and bool(unapplied),
                                 (time.perf_counter() - started) * 1000)
         context.results.append(
-            FleetResult(total=1, outcomes=[outcome] if done else [], duration_s=time.perf_counter() - started)
+            RunResult(total=1, outcomes=[outcome] if done else [], duration_s=time.perf_counter() - started)
         )
 
     @staticmethod
-    def _reporter(context: FleetContext) -> SchemaReport:
+    def _reporter(context: RunContext) -> SchemaReport:
         write = context.write or (lambda line: sys.stdout.write(line + "\n"))
         return SchemaReport(context.display or SchemaLines(write, verbosity=context.verbosity))
 

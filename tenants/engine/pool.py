@@ -16,10 +16,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection, transaction
 
-from tenants.migration_lock import hold_shared_migration_lock
+from tenants.engine.lock import hold_shared_migration_lock
+from tenants.engine.template import code_fingerprint, current_script, replay_script
 from tenants.models import PooledSchema
 from tenants.naming import quote_schema
-from tenants.template import code_fingerprint, current_script, replay_script
 
 POOL_PREFIX = "pool_"
 

@@ -14,8 +14,8 @@ from django_tenants.utils import schema_context
 from audit.request_id import command_actor_label, os_user
 from audit.services import audit_record
 from tenants.db_errors import DATABASE_ERRORS, connection_lost, first_loss
+from tenants.engine.migrator import RunResult, SchemaOutcome, record_outcome
 from tenants.errors import first_line
-from tenants.migrator import FleetResult, SchemaOutcome, record_outcome
 from tenants.models import MigrationRun
 from tenants.naming import PUBLIC_SCHEMA
 
@@ -48,7 +48,7 @@ def run_start(
     return run
 
 
-def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: str = "") -> None:
+def run_finish(run: MigrationRun | None, results: list[RunResult], *, error: str = "") -> None:
     """Record how a run ended, with its counts and the schemas not recorded yet."""
     if run is None:
         return
@@ -56,7 +56,7 @@ def run_finish(run: MigrationRun | None, results: list[FleetResult], *, error: s
         _record_finish(run, results, error=error)
 
 
-def run_fail(run: MigrationRun | None, results: list[FleetResult], exc: BaseException) -> None:
+def run_fail(run: MigrationRun | None, results: list[RunResult], exc: BaseException) -> None:
     """Record a run that ended with exc; on a lost connection, try a new one, else leave it to the next run."""
     error = str(exc) or exc.__class__.__name__
     if not connection_lost(exc):
@@ -71,7 +71,7 @@ def run_fail(run: MigrationRun | None, results: list[FleetResult], exc: BaseExce
         # The server is still away: the run stays 'running', and the next run marks it interrupted.
 
 
-def run_summary(results: list[FleetResult], *, run: MigrationRun | None = None) -> dict[str, Any]:
+def run_summary(results: list[RunResult], *, run: MigrationRun | None = None) -> dict[str, Any]:
     """What a run did, for scripts (migrate_schemas --json): counts, each schema it changed or failed, durations."""
 
     def schema(outcome: SchemaOutcome) -> dict[str, Any]:
@@ -101,7 +101,7 @@ def run_summary(results: list[FleetResult], *, run: MigrationRun | None = None) 
     }
 
 
-def _record_finish(run: MigrationRun, results: list[FleetResult], *, error: str) -> None:
+def _record_finish(run: MigrationRun, results: list[RunResult], *, error: str) -> None:
     for outcome in (outcome for result in results for outcome in result.outcomes if not outcome.recorded):
         record_outcome(run, outcome)
     run.finished_at = timezone.now()

@@ -1,17 +1,15 @@
-"""Reads about tenants that more than one caller needs."""
+"""Where each schema stands against the code's migrations: for migration_status, the admin and backfills."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from django.db.models.functions import MD5
-
-from tenants.errors import TenantNotFound, UnknownPlan
-from tenants.fleet import migration_graph, read_fleet_state
-from tenants.models import Tenant, TenantPlan, TenantSchemaScript
+from tenants.engine.graph import migration_graph
+from tenants.engine.pool import pool_schema_names
+from tenants.engine.schema_state import read_schema_states
+from tenants.engine.template import graph_fingerprint
+from tenants.models import Tenant, TenantSchemaScript
 from tenants.naming import PUBLIC_SCHEMA
-from tenants.pool import pool_schema_names
-from tenants.template import graph_fingerprint
 
 
 @dataclass
@@ -32,7 +30,7 @@ class SchemaStatus:
 
 
 @dataclass
-class FleetStatus:
+class MigrationStatus:
     schemas: list[SchemaStatus]
     tenant_apps: list[str]
     template: dict[str, str | None] = field(default_factory=dict)
@@ -79,7 +77,7 @@ def _state(pending: list[str], unknown: list[str], has_table: bool) -> str:
     return "behind" if pending else "current"
 
 
-def fleet_status(*, schema_names: list[str] | None = None, include_public: bool = True) -> FleetStatus:
+def migration_status(*, schema_names: list[str] | None = None, include_public: bool = True) -> MigrationStatus:
     """Return every schema's migration status in a constant number of queries."""
     graph = migration_graph()  # once per process (a deploy loads it again), not once per call
     tenants = Tenant.objects.exclude(schema_name=PUBLIC_SCHEMA).order_by("schema_name")
@@ -98,7 +96,7 @@ def fleet_status(*, schema_names: list[str] | None = None, include_public: bool 
         "state": "current" if script else "missing",
         "built_at": script["created_at"].isoformat() if script else None,
     }
-    return FleetStatus(statuses, sorted(graph.tenant_apps), template)
+    return MigrationStatus(statuses, sorted(graph.tenant_apps), template)
 
 
 def schema_statuses(tenants: dict[str, str]) -> dict[str, SchemaStatus]:
@@ -108,8 +106,8 @@ def schema_statuses(tenants: dict[str, str]) -> dict[str, SchemaStatus]:
     after the first call in a process.
     """
     graph = migration_graph()
-    states = read_fleet_state(list(tenants))
-    # Per distinct state, not per schema: a fleet holds a handful of states, whatever its size.
+    states = read_schema_states(list(tenants))
+    # Per distinct state, not per schema: the fleet holds a handful of states, whatever its size.
     computed: dict[tuple[bool, bool, frozenset], tuple[dict[str, str | None], list[str], list[str], str]] = {}
     statuses = {}
     for name, slug in tenants.items():
@@ -134,29 +132,3 @@ def schema_statuses(tenants: dict[str, str]) -> dict[str, SchemaStatus]:
             state=state_name,
         )
     return statuses
-
-
-def wave_schema_names(
-    *, slugs: list[str] | None = None, plan: str | None = None, canary: int | None = None
-) -> list[str] | None:
-    """Return the tenant schemas of a wave (None when no option chooses one); refuse unknown slugs and plans.
-
-    The options narrow each other: the tenants named, of that plan, then `canary` of those, chosen by the
-    MD5 of their schema name: the same ones on every run (a new tenant joins them only if its hash sorts
-    among the first), so that a run without --canary afterwards migrates exactly the rest.
-    """
-    if slugs is None and plan is None and canary is None:
-        return None
-    if plan is not None and plan not in TenantPlan.values:
-        raise UnknownPlan(f"No plan {plan!r}; the plans are {', '.join(TenantPlan.values)}.")
-    tenants = Tenant.objects.exclude(schema_name=PUBLIC_SCHEMA)
-    if slugs is not None:
-        tenants = tenants.filter(slug__in=slugs)
-        unknown = sorted(set(slugs) - set(tenants.values_list("slug", flat=True)))
-        if unknown:
-            raise TenantNotFound(f"No tenant has the slug {', '.join(map(repr, unknown))}.")
-    if plan is not None:
-        tenants = tenants.filter(plan=plan)
-    if canary is not None:
-        tenants = tenants.annotate(wave_hash=MD5("schema_name")).order_by("wave_hash", "schema_name")[:canary]
-    return sorted(tenants.values_list("schema_name", flat=True))

@@ -20,7 +20,7 @@ watched and narrowed without touching the deploy:
   deploy gate, would stay red. A backfill holds only its own advisory lock (two
   runs of the same backfill never overlap) and each batch's row locks, for the
   length of one batch.
-- **Transactions.** The fleet engine runs a schema's plan in one transaction;
+- **Transactions.** The migrator runs a schema's plan in one transaction;
   a backfill must commit batch by batch, which in a migration needs
   `atomic = False`, and then a failure in the middle leaves the migration
   unrecorded and the next run starts the table again from its first row. Here
@@ -62,12 +62,13 @@ from django.utils.module_loading import autodiscover_modules
 from audit.services import audit_record
 from tenants.current import tenant_db
 from tenants.db_errors import DATABASE_ERRORS, backend_pid, connection_lost, sqlstate
-from tenants.errors import TenantError, first_line
-from tenants.fleet import MigrationKey, read_fleet_state
+from tenants.engine.graph import MigrationKey
+from tenants.engine.schema_state import read_schema_states
+from tenants.engine.status import MigrationStatus
+from tenants.errors import BackfillBusy, BackfillError, UnknownBackfill, first_line
 from tenants.models import BackfillProgress, Tenant
 from tenants.naming import PUBLIC_SCHEMA, quote_schema
 from tenants.schema_switch import restoring_schema
-from tenants.selectors import FleetStatus
 
 LOCK_TIMEOUT = "55P03"  # lock_not_available: lock_timeout, or NOWAIT
 DEADLOCK = "40P01"
@@ -76,18 +77,6 @@ RETRYABLE = {LOCK_TIMEOUT, DEADLOCK}
 _T = TypeVar("_T")
 # The first key of the two-key advisory locks that keep two runs of one backfill apart ("mcb").
 BACKFILL_LOCK_CLASS = 0x6D6362
-
-
-class BackfillError(TenantError):
-    """A backfill cannot run as asked; nothing was changed."""
-
-
-class UnknownBackfill(BackfillError):
-    """No backfill of that name is registered."""
-
-
-class BackfillBusy(BackfillError):
-    """Another run of the same backfill is going on."""
 
 
 BatchUpdate = Callable[["models.QuerySet[Any]"], int]
@@ -283,7 +272,7 @@ class BackfillRunner:
         model = self.backfill.model_class
         started = time.perf_counter()
         result = self.result = BackfillResult(self.backfill.name, len(schema_names))
-        states = read_fleet_state(list(schema_names))
+        states = read_schema_states(list(schema_names))
         try:
             with self._exclusive(), restoring_schema():
                 if self.restart:  # under the lock: a run going on would find its progress rows gone
@@ -524,13 +513,13 @@ class BackfillStatus:
 def backfill_status(
     backfill: Backfill, schema_names: Sequence[str], *, without_migration: set[str] | None = None
 ) -> BackfillStatus:
-    """Count the schemas where the backfill is done, started, not started or waiting; three queries for the fleet.
+    """Count the schemas where the backfill is done, started, not started or waiting; three queries for them all.
 
     without_migration, when the caller knows it (migration_status), names the schemas that lack the
     backfill's migration, and saves reading every schema's django_migrations again.
     """
     if without_migration is None:
-        states = read_fleet_state(list(schema_names))
+        states = read_schema_states(list(schema_names))
         without_migration = {
             name for name, state in states.items() if not state.has_table or backfill.requires not in state.applied
         }
@@ -557,8 +546,8 @@ def backfill_status(
     return BackfillStatus(backfill.name, backfill.requires_label, len(schema_names), rows=rows, **counts)
 
 
-def fleet_backfill_statuses(status: FleetStatus) -> list[BackfillStatus]:
-    """Where each registered backfill stands in the tenant schemas of a fleet status (migration_status)."""
+def backfill_statuses(status: MigrationStatus) -> list[BackfillStatus]:
+    """Where each registered backfill stands in the tenant schemas of a migration status (migration_status)."""
     backfills = registered_backfills()
     if not backfills:
         return []

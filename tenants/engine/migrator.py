@@ -21,17 +21,25 @@ from django.contrib.postgres import operations as postgres_operations
 from django.db import connection, transaction
 from django.db.migrations import operations
 from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
 from tenants.citus import citus_coordinator, execute_each, split_statements
+from tenants.current import tenant_db
 from tenants.db_errors import backend_pid, connection_lost
+from tenants.django_internals import (
+    as_sql_literal,
+    assume_applied,
+    bare_migration_executor,
+    driver_connection,
+    project_state_after,
+)
+from tenants.engine.graph import MigrationGraph, MigrationKey
+from tenants.engine.schema_state import SchemaState, read_schema_states
+from tenants.engine.sql_capture import capture_statements
 from tenants.errors import first_line
-from tenants.fleet import MigrationGraph, MigrationKey, SchemaState, read_fleet_state
 from tenants.models import MigrationRun, MigrationRunSchema
 from tenants.naming import quote_schema
 from tenants.schema_switch import restoring_schema
-from tenants.sql_capture import capture_statements
 
 LOCK_TIMEOUT_SQLSTATE = "55P03"
 REPLAY_BATCH = 16  # schemas replayed per round trip (each still in a transaction of its own)
@@ -65,7 +73,7 @@ class SchemaOutcome:
 
 
 @dataclass
-class FleetResult:
+class RunResult:
     total: int
     outcomes: list[SchemaOutcome] = field(default_factory=list)
     duration_s: float = 0.0
@@ -112,7 +120,7 @@ def _first_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {message}"
 
 
-class FleetMigrator:
+class Migrator:
     """Take a list of tenant schemas to the code's migrations, or to a target, one schema at a time."""
 
     def __init__(
@@ -134,7 +142,7 @@ class FleetMigrator:
         self._executor: MigrationExecutor | None = None
         self._states: dict[frozenset[MigrationKey], ProjectState] = {}
         self._replays: dict[tuple[frozenset[MigrationKey], tuple[tuple[MigrationKey, bool], ...]], str] = {}
-        # Per distinct applied set, not per schema: a fleet holds a handful of states, whatever its size.
+        # Per distinct applied set, not per schema: the fleet holds a handful of states, whatever its size.
         self._plans: dict[frozenset[MigrationKey], list[tuple[MigrationKey, bool]]] = {}
         self._effective: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
         self._plan_names: dict[tuple[tuple[MigrationKey, bool], ...], list[str]] = {}
@@ -145,7 +153,7 @@ class FleetMigrator:
         plan = self._plans.get(effective)
         if plan is None:
             executor = self._get_executor()
-            executor.loader.applied_migrations = dict.fromkeys(effective)
+            assume_applied(executor, effective)
             plan = [((m.app_label, m.name), backwards) for m, backwards in executor.migration_plan(self.targets)]
             self._plans[effective] = plan
         return plan
@@ -159,12 +167,12 @@ class FleetMigrator:
             self._effective[applied] = effective
         return effective
 
-    def migrate(self, schema_names: list[str], *, result: FleetResult | None = None) -> FleetResult:
+    def migrate(self, schema_names: list[str], *, result: RunResult | None = None) -> RunResult:
         """Migrate every schema that needs it; return what happened to each (in `result`, if given, as it goes)."""
         started = time.perf_counter()
-        states = read_fleet_state(schema_names)
+        states = read_schema_states(schema_names)
         work = [(name, plan) for name in schema_names if (plan := self.plan_for(states[name]))]
-        result = result if result is not None else FleetResult(total=len(schema_names))
+        result = result if result is not None else RunResult(total=len(schema_names))
         result.total = len(schema_names)
         if work:
             with connection.cursor() as cursor:
@@ -213,7 +221,7 @@ class FleetMigrator:
                 if other_plan != plan or self._effective_applied(states[name]) is not signature[0]:
                     break
                 batch.append(name)
-        if len(batch) == 1:
+        if statements is None or len(batch) == 1:
             return [self._migrate_or_replay(schema_name, states[schema_name], plan)]
         outcomes = self._replay_batch(batch, plan, statements)
         if outcomes[-1].failed:  # a schema that differs from the first one: Django has the last word
@@ -271,25 +279,19 @@ class FleetMigrator:
         """
         backwards = plan[0][1]
         names = self._names(plan)
-        connection.ensure_connection()
-        raw = connection.connection
+        raw = driver_connection(connection)
         started = time.perf_counter()
         with raw.cursor() as cursor:
-            rows = ", ".join(cursor.mogrify("(%s, %s)", key).decode() for key, _ in plan)
-            if backwards:
-                migration_rows = f"DELETE FROM django_migrations WHERE (app, name) IN ({rows})"
-            else:
-                migration_rows = (
-                    f"INSERT INTO django_migrations (app, name, applied) SELECT a, n, now() FROM (VALUES {rows}) v(a, n)"
-                )
+            migration_rows = self._migration_rows(cursor, plan)
             run_record = ""
             if self.run is not None:
-                run_record = cursor.mogrify(
+                run_record = as_sql_literal(
+                    cursor,
                     "INSERT INTO public.migration_run_schemas (run_id, schema_name, migrations, backwards, duration_ms,"
                     " outcome, error, finished_at) VALUES (%s, %s, %s::jsonb, %s, (1000 * extract(epoch FROM "
                     "clock_timestamp() - statement_timestamp()))::int, 'applied', '', now());",
                     [self.run.pk, schema_name, json.dumps(names), backwards],
-                ).decode()
+                )
             # Inside a caller's transaction (tests, nested calls) a savepoint stands in for the transaction.
             nested = connection.in_atomic_block
             # A replay commits without waiting for its WAL to reach the disk (synchronous_commit off, for
@@ -342,7 +344,7 @@ class FleetMigrator:
         """
         backwards = plan[0][1]
         names = self._names(plan)
-        raw = self._raw_connection()
+        raw = driver_connection(connection)
         assert self.run is not None  # batches are only formed with a run record, which tells what committed
         started = time.perf_counter()
         with raw.cursor() as cursor:
@@ -352,13 +354,14 @@ class FleetMigrator:
                 f"BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path = {quote_schema(schema_name)}, public;"
                 " SELECT set_config('mcp.replay_started', clock_timestamp()::text, true);\n"
                 f"{body}{migration_rows};\n"
-                + cursor.mogrify(
+                + as_sql_literal(
+                    cursor,
                     "INSERT INTO public.migration_run_schemas (run_id, schema_name, migrations, backwards, duration_ms,"
                     " outcome, error, finished_at) VALUES (%s, %s, %s::jsonb, %s, (1000 * extract(epoch FROM "
                     "clock_timestamp() - current_setting('mcp.replay_started')::timestamptz))::int, 'applied', '', "
                     "now()); COMMIT;",
                     [self.run.pk, schema_name, json.dumps(names), backwards],
-                ).decode()
+                )
                 for schema_name in schema_names
             ]
             try:
@@ -385,14 +388,10 @@ class FleetMigrator:
             outcomes.append(SchemaOutcome(schema_names[committed], names, backwards, each_ms, _first_line(error)))
         return outcomes
 
-    def _raw_connection(self) -> Any:
-        connection.ensure_connection()
-        return connection.connection
-
     @staticmethod
     def _migration_rows(cursor: Any, plan: list[tuple[MigrationKey, bool]]) -> str:
         """The statement that records plan in django_migrations (or forgets it, backwards)."""
-        rows = ", ".join(cursor.mogrify("(%s, %s)", key).decode() for key, _ in plan)
+        rows = ", ".join(as_sql_literal(cursor, "(%s, %s)", key) for key, _ in plan)
         if plan[0][1]:
             return f"DELETE FROM django_migrations WHERE (app, name) IN ({rows})"
         return f"INSERT INTO django_migrations (app, name, applied) SELECT a, n, now() FROM (VALUES {rows}) v(a, n)"
@@ -407,7 +406,7 @@ class FleetMigrator:
         """Run plan on one schema in one transaction (when it can); report, never raise, a failure."""
         executor = self._get_executor()
         effective = self._effective_applied(state)
-        executor.loader.applied_migrations = dict.fromkeys(effective)
+        assume_applied(executor, effective)
         nodes = executor.loader.graph.nodes
         migration_plan = [(nodes[key], backwards) for key, backwards in plan]
         backwards = plan[0][1]
@@ -415,22 +414,22 @@ class FleetMigrator:
         started = time.perf_counter()
         try:
             with restoring_schema():  # back where the caller was (public for a run)
-                connection.set_schema(schema_name)
-                state = None if backwards else self._state_after(effective).clone()
+                tenant_db.set_schema(schema_name)
+                project_state = None if backwards else self._state_after(effective).clone()
                 all_atomic = all(migration.atomic for migration, _ in migration_plan)
                 with capture_statements(capture) if capture is not None else nullcontext():
                     if all_atomic or backwards:
                         # One transaction for the whole plan (when it can): the schema ends where it was, or
                         # where it should be.
                         with transaction.atomic() if all_atomic else nullcontext():
-                            executor.migrate(self.targets, plan=migration_plan, state=state)
+                            executor.migrate(self.targets, plan=migration_plan, state=project_state)
                     else:
                         # Forward, migration by migration, each atomic one in a transaction of its own: Django
                         # records a migration with deferred SQL (indexes, foreign keys) after its block commits,
                         # so a run stopped in between would leave its tables without their django_migrations row.
                         for step in migration_plan:
                             with transaction.atomic() if step[0].atomic else nullcontext():
-                                state = executor.migrate(self.targets, plan=[step], state=state)
+                                project_state = executor.migrate(self.targets, plan=[step], state=project_state)
         except Exception as exc:  # noqa: BLE001 - one schema's failure must not stop the fleet
             if connection_lost(exc):
                 raise  # not this schema's failure: the run cannot go on (the server rolled this schema back)
@@ -441,20 +440,13 @@ class FleetMigrator:
         if self._executor is None:
             # Built by hand around the graph already loaded: MigrationExecutor() would load it
             # again and read the applied migrations of whatever schema the connection is on.
-            executor = MigrationExecutor.__new__(MigrationExecutor)
-            executor.connection = connection
-            executor.loader = self.graph.loader
-            executor.recorder = MigrationRecorder(connection)
-            executor.progress_callback = None
-            self._executor = executor
+            self._executor = bare_migration_executor(connection, self.graph.loader)
         return self._executor
 
     def _state_after(self, applied: frozenset[MigrationKey]) -> ProjectState:
         """The project state after `applied`, built once per distinct applied set and cloned per schema."""
         if applied not in self._states:
-            executor = self._get_executor()
-            executor.loader.applied_migrations = dict.fromkeys(applied)
-            self._states[applied] = executor._create_project_state(with_applied_migrations=True)
+            self._states[applied] = project_state_after(self._get_executor(), applied)
         return self._states[applied]
 
     def _record(self, outcome: SchemaOutcome) -> None:

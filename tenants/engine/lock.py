@@ -20,15 +20,11 @@ import psycopg2.errors
 from django.db import OperationalError, connection, transaction
 
 from tenants.db_errors import backend_pid
-from tenants.errors import TenantError
+from tenants.errors import MigrationLockBusy
 
 # An arbitrary constant that names this lock among the database's advisory locks.
 MIGRATION_LOCK_KEY = 0x6D63705F6D6967  # "mcp_mig"
 LOCK_NOT_AVAILABLE = "55P03"
-
-
-class MigrationLockBusy(TenantError):
-    """Another run holds the migration lock."""
 
 
 def _lock_connection() -> psycopg2.extensions.connection:

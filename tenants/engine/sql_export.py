@@ -15,17 +15,14 @@ from pathlib import Path
 
 from django.db import connection
 
+from tenants.engine.template import SCHEMA_PLACEHOLDER, current_script
+from tenants.errors import ExportError
 from tenants.naming import quote_schema, schema_name_for
-from tenants.template import SCHEMA_PLACEHOLDER, current_script
 
 BASE_FILE = "001_create_base_schema.sql"
 TENANT_FILE = "002_create_tenant_schema_template.sql"
 # Rows without which Django does not work on a freshly built public schema.
 BASE_DATA_TABLES = ("django_migrations", "django_content_type", "auth_permission")
-
-
-class ExportError(RuntimeError):
-    """The SQL could not be produced (pg_dump missing or failing)."""
 
 
 def pg_binary(name: str) -> str:

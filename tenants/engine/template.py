@@ -23,17 +23,15 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from tenants.citus import citus_coordinator, execute_each, split_statements
-from tenants.errors import TenantError
-from tenants.fleet import MigrationGraph, MigrationKey, SchemaState
+from tenants.django_internals import as_sql_literal
+from tenants.engine.graph import MigrationGraph, MigrationKey
+from tenants.engine.schema_state import SchemaState
+from tenants.engine.sql_capture import capture_statements
+from tenants.errors import NotCapturable, TemplateUnavailable
 from tenants.models import TenantSchemaScript
 from tenants.naming import quote_schema
-from tenants.sql_capture import NotCapturable, capture_statements
 
 SCHEMA_PLACEHOLDER = "{{schema}}"
-
-
-class TemplateUnavailable(TenantError):
-    """The migrations cannot be captured as a script (e.g. one cannot run in a transaction)."""
 
 
 _graph_fingerprints: weakref.WeakKeyDictionary[MigrationGraph, str] = weakref.WeakKeyDictionary()
@@ -75,7 +73,7 @@ def current_script(
 ) -> TenantSchemaScript:
     """Return the script for the code's migrations, building and storing it if there is none yet.
 
-    `replays`, what a migrate run captured ({(applied, plan): statements}, FleetMigrator._replays), lets a
+    `replays`, what a migrate run captured ({(applied, plan): statements}, Migrator._replays), lets a
     run extend the previous script instead of migrating a scratch schema again (extended_script).
     """
     fingerprint = graph_fingerprint(graph) if graph is not None else code_fingerprint()
@@ -132,11 +130,11 @@ def extended_script(
 
 def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     """Run the tenant migrations on a scratch schema, capture their statements, and drop the scratch schema."""
-    from tenants.migrator import FleetMigrator
+    from tenants.engine.migrator import Migrator
 
     scratch = f"template_scratch_{secrets.token_hex(4)}"  # outside the tenant_ namespace: no tenant has it
     statements: list[str] = []
-    migrator = FleetMigrator(graph=graph)
+    migrator = Migrator(graph=graph)
     state = SchemaState(scratch, has_table=False)
     plan = migrator.plan_for(state)
     if any(not graph.loader.graph.nodes[key].atomic for key, _ in plan) and connection.in_atomic_block:
@@ -179,7 +177,7 @@ def replay_script(script: TenantSchemaScript, schema_name: str) -> None:
         tail = []
         if script.migrations:
             rows = ", ".join(
-                cursor.cursor.mogrify("(%s, %s, now())", [app, name]).decode() for app, name in script.migrations
+                as_sql_literal(cursor, "(%s, %s, now())", [app, name]) for app, name in script.migrations
             )
             tail.append(f"INSERT INTO django_migrations (app, name, applied) VALUES {rows}")
         if citus_coordinator():  # one statement at a time: Citus forwards each as it is to the schema's worker
