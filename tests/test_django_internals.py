@@ -120,3 +120,19 @@ def test_mogrify_still_binds_parameters_through_djangos_cursor_and_the_drivers(d
         assert as_sql_literal(driver_cursor, "SELECT %s", [None]) == "SELECT NULL"
 
     assert bound == "SELECT 'it''s', 3", "psycopg2's cursor.mogrify no longer returns the statement as sent"
+
+
+def test_django_tenants_still_finds_an_executor_by_its_subclass_and_codename():
+    # Not private, but undocumented: migrate_schemas --executor looks through MigrationExecutor.__subclasses__()
+    # for the codename, and calls run_migrations(tenants) on what it finds (tenants.engine.executor).
+    import inspect
+
+    from django_tenants.migration_executors import get_executor
+    from django_tenants.migration_executors.base import MigrationExecutor as TenantsMigrationExecutor
+
+    from tenants.engine.executor import FleetExecutor
+
+    assert get_executor("fleet") is FleetExecutor, (
+        "django_tenants.migration_executors.get_executor no longer finds FleetExecutor by its codename")
+    assert list(inspect.signature(TenantsMigrationExecutor.run_migrations).parameters) == ["self", "tenants"], (
+        "django-tenants' MigrationExecutor.run_migrations(tenants) changed its signature")
