@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from io import StringIO
 
+import psycopg2.extensions
 import psycopg2.extras
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 
 from contexts.models import Context
 from contexts.services import context_create
-from tenants.models import Tenant
+from tenants.models import PooledSchema, Tenant
 from tenants.services import tenant_create
 from tests.live_server import django_db_setup  # noqa: F401  (the committed tests alone still get a database)
 
@@ -40,13 +42,11 @@ def tenants(committed: None) -> Iterator[tuple[Tenant, Tenant]]:
         context_create(key="notes", content=f"{tenant.slug}'s notes")
     connection.set_schema_to_public()
     yield acme, globex
-    if connection.in_atomic_block or not connection.get_autocommit():  # a test that failed inside a transaction
-        connection.set_autocommit(True)
 
 
 def path_sets(captured: CaptureQueriesContext) -> list[str]:
     """The path statements Django's cursors sent (in a transaction they are sent alone)."""
-    return [query["sql"] for query in captured.captured_queries if "search_path" in query["sql"]]
+    return [query["sql"] for query in captured.captured_queries if "search_path" in (query["sql"] or "")]
 
 
 def whose_notes() -> str:
@@ -92,7 +92,7 @@ def test_a_pool_creation_sends_the_path_once(tenants):
     with CaptureQueriesContext(connection) as captured:
         tenant_create(slug="initech", name="Initech")
     assert path_sets(captured) == [PUBLIC_PATH]
-    assert any("RENAME TO \"tenant_initech\"" in query["sql"] for query in captured.captured_queries)
+    assert not PooledSchema.objects.exists()  # claimed from the pool, not built
 
 
 # --- a schema switch ------------------------------------------------------------------------------------------------
@@ -125,15 +125,18 @@ def test_a_path_set_inside_a_nested_atomic_rolled_back_is_sent_again(tenants):
     with transaction.atomic():
         connection.set_tenant(globex)
         assert whose_notes() == "globex's notes"  # the transaction's path: Globex's
-        with pytest.raises(RuntimeError), transaction.atomic():
-            connection.set_tenant(acme)
-            assert whose_notes() == "acme's notes"  # SET LOCAL to Acme's, after the savepoint
-            raise RuntimeError("rolled back")
-        # ROLLBACK TO SAVEPOINT undid the SET: the server is back on Globex's path, the connection still on Acme.
-        assert server_path() == ["tenant_globex", "public"]
         with CaptureQueriesContext(connection) as captured:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                connection.set_tenant(acme)
+                assert whose_notes() == "acme's notes"  # SET LOCAL to Acme's, after the savepoint
+                raise RuntimeError("rolled back")
+            # ROLLBACK TO SAVEPOINT undid that SET, and the connection still points at Acme: Django's RELEASE of
+            # the savepoint after it (its cursor) sends Acme's path again, so the read after it needs none.
             assert whose_notes() == "acme's notes"
-        assert path_sets(captured) == [ACME_PATH]
+        sent = [query["sql"] for query in captured.captured_queries]
+        rollback = next(n for n, sql in enumerate(sent) if sql.startswith("ROLLBACK TO SAVEPOINT"))
+        assert path_sets(captured) == [ACME_PATH, ACME_PATH]
+        assert sent[rollback + 1] == ACME_PATH and sent[rollback + 2].startswith("RELEASE SAVEPOINT")
 
 
 def test_a_savepoint_rolled_back_through_djangos_api_forgets_the_path(tenants):
@@ -192,15 +195,22 @@ def test_a_replay_in_a_released_savepoint_on_the_driver_connection_is_not_truste
 
 def test_a_cursor_the_connection_cannot_read_stops_it_remembering(tenants):
     acme, _ = tenants
-    with transaction.atomic():
-        connection.set_tenant(acme)
-        assert whose_notes() == "acme's notes"
-        with connection.connection.cursor(cursor_factory=psycopg2.extras.DictCursor) as cursor:
-            cursor.execute('SET LOCAL search_path = "tenant_globex", public')
-        with CaptureQueriesContext(connection) as captured:
+    try:
+        with transaction.atomic():
+            connection.set_tenant(acme)
+            assert whose_notes() == "acme's notes"
+            with connection.connection.cursor(cursor_factory=psycopg2.extras.DictCursor) as cursor:
+                cursor.execute('SET LOCAL search_path = "tenant_globex", public')
+            with CaptureQueriesContext(connection) as captured:
+                assert whose_notes() == "acme's notes"
+                assert whose_notes() == "acme's notes"
+            assert path_sets(captured) == [ACME_PATH, ACME_PATH]
+        with CaptureQueriesContext(connection) as captured, transaction.atomic():
             assert whose_notes() == "acme's notes"
             assert whose_notes() == "acme's notes"
-        assert path_sets(captured) == [ACME_PATH, ACME_PATH]
+        assert path_sets(captured) == [ACME_PATH, ACME_PATH]  # for as long as the driver's connection lasts
+    finally:
+        connection.close()  # the next test's connection remembers again
 
 
 # --- the end of a transaction ------------------------------------------------------------------------------------------
@@ -256,6 +266,38 @@ def test_a_commit_sent_as_sql_and_a_new_transaction_forget_the_path(tenants):
         connection.set_autocommit(True)
 
 
+def test_a_commit_and_chain_forgets_the_path(tenants):
+    """COMMIT AND CHAIN ends the transaction and begins the next at once: the status alone would not tell."""
+    acme, _ = tenants
+    connection.set_tenant(acme)
+    connection.set_autocommit(False)
+    try:
+        assert whose_notes() == "acme's notes"
+        with connection.connection.cursor() as cursor:
+            cursor.execute("COMMIT AND CHAIN")
+        assert server_path() == ["public"]
+        assert whose_notes() == "acme's notes"
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+
+
+def test_a_transaction_that_ended_unseen_is_not_trusted_with_its_path(tenants):
+    """The driver's transaction status is asked before the remembered path is trusted: a last line of defence."""
+    acme, _ = tenants
+    connection.set_tenant(acme)
+    connection.set_autocommit(False)
+    try:
+        assert whose_notes() == "acme's notes"
+        psycopg2.extensions.connection.commit(connection.connection)  # the driver's C commit, past every hook
+        with CaptureQueriesContext(connection) as captured:
+            assert whose_notes() == "acme's notes"
+        assert path_sets(captured) == [ACME_PATH]
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+
+
 # --- autocommit ------------------------------------------------------------------------------------------------------
 
 
@@ -285,8 +327,6 @@ def test_with_the_session_set_every_cursor_sends_it_as_before(tenants, settings)
 
 
 def test_a_broken_transaction_sends_nothing_and_the_next_one_sets_its_path(tenants):
-    from django.db import IntegrityError, TransactionManagementError
-
     acme, _ = tenants
     connection.set_tenant(acme)
     with CaptureQueriesContext(connection) as captured:

@@ -1,4 +1,4 @@
-"""django-tenants' PostgreSQL backend, with the search path set per transaction and a lighter health check.
+"""django-tenants' PostgreSQL backend, with the search path set once per transaction and a lighter health check.
 
 The search path, per transaction (PgBouncer in transaction mode)
 -----------------------------------------------------------------
@@ -22,6 +22,46 @@ to the transaction that uses it, and nothing is left on the session:
   where django-tenants spent two, so it costs nothing on a direct connection
   either, and is always on (SEARCH_PATH_PER_TRANSACTION=false restores
   django-tenants' session-level SET, for the test that shows the leak).
+
+Once per transaction, not before every cursor
+---------------------------------------------
+Django takes a cursor for each statement of the ORM and for each savepoint,
+so a transaction sent the same `SET LOCAL` before nearly every statement: 7
+of the 17 round trips of a tenant's creation from the pool (issue 12). The
+transaction's path is now sent once and remembered, on the driver's
+connection (`_DriverConnection.transaction_search_path`), and the next cursor
+of the same transaction with the same path sends nothing. A wrong path reads
+another tenant's rows, so whatever may have undone or moved it forgets it and
+the next cursor sends it again (a false alarm costs one round trip):
+
+- the end of the transaction: the driver's commit(), rollback() and reset()
+  (which Django's and anyone's go through), a transaction that is no longer
+  open when the next cursor asks (the driver's own transaction status, read
+  locally), autocommit switched either way, the connection closed (a new
+  driver connection remembers nothing);
+- a savepoint rolled back (`ROLLBACK TO SAVEPOINT` undoes a `SET LOCAL` sent
+  after the savepoint): Django's `_savepoint_rollback`, and any statement that
+  says ROLLBACK;
+- a schema switch (set_tenant, set_schema, set_schema_to_public), and a
+  different path asked for in any way (the path sent is compared as text);
+- any statement, sent through any cursor of the connection (Django's, the raw
+  driver's the migration engine uses, `cursor_without_search_path`), whose
+  text names `search_path` (a replayed template sets the new schema's path
+  itself, a migration replay in a savepoint leaves its schema's path behind)
+  or may end the transaction or reset the session (COMMIT, ROLLBACK, ABORT,
+  END, BEGIN, RESET, DISCARD, PREPARE TRANSACTION): the driver's cursor class
+  (`_DriverCursor`) reads each statement's text while a path is remembered;
+- a cursor opened with another cursor class, which would not be read: the
+  connection then stops remembering for good.
+
+What is not seen is a function that changes the path from its body
+(`set_config('search_path', …)` inside a PL/pgSQL function): none here does.
+A broken transaction (needs_rollback) sends nothing until it is rolled back,
+which forgets. Citus resolves names on the coordinator with the path as it is
+when each statement runs, the same whether the SET came one statement or ten
+before. With SEARCH_PATH_PER_TRANSACTION=false nothing is remembered (django-
+tenants' session SET before every cursor, as before; TENANT_LIMIT_SET_CALLS is
+its own cache, for sessions).
 
 Why not the alternatives: wrapping every request in a transaction
 (ATOMIC_REQUESTS) adds a BEGIN and a COMMIT round trip to every request, a
@@ -68,6 +108,7 @@ from typing import Any
 
 import django.db.utils
 import psycopg2
+import psycopg2.extensions
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
@@ -82,6 +123,91 @@ _CARRIES_PATH = re.compile(
     r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE|EXPLAIN)\b",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+# Statements after which the transaction's path is no longer known (the module's docstring): any that names the
+# search path, or may end the transaction (and begin another), roll back to a savepoint or reset the session.
+# BEGIN and END count at the start of a statement, followed as in SQL and not as in a PL/pgSQL block, whose
+# `BEGIN PERFORM …` and `END $$` would otherwise make the migration lock's DO block a false alarm.
+_MAY_MOVE_PATH = re.compile(
+    r"search_path|\b(?:commit|rollback|abort|reset|discard|prepare\s+transaction)\b"
+    r"|(?:^|;)\s*(?:begin|start\s+transaction|end)\s*(?:$|;|(?:transaction|work|isolation|read|not|deferrable|and)\b)",
+    re.IGNORECASE,
+)
+
+
+class _DriverConnection(psycopg2.extensions.connection):
+    """The driver's connection, remembering the search path its open transaction has been given with SET LOCAL.
+
+    The state lives here, not on Django's wrapper, so that it ends with the
+    connection and so that what bypasses the wrapper (the driver's own
+    commit() and cursors) still makes it forget.
+    """
+
+    transaction_search_path: str | None = None  # as sent, `"tenant_acme","public"`; None: send it
+    watched = True  # False once a cursor of another class, whose statements go unread, was opened
+
+    def forget_search_path(self) -> None:
+        self.transaction_search_path = None
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        factory = kwargs.get("cursor_factory", args[1] if len(args) > 1 else None)
+        if factory is not None and not issubclass(factory, _DriverCursor):
+            self.watched = False
+            self.transaction_search_path = None
+        return super().cursor(*args, **kwargs)
+
+    def commit(self) -> None:
+        self.transaction_search_path = None
+        super().commit()
+
+    def rollback(self) -> None:
+        self.transaction_search_path = None
+        super().rollback()
+
+    def reset(self) -> None:
+        self.transaction_search_path = None
+        super().reset()
+
+    def tpc_prepare(self) -> None:
+        self.transaction_search_path = None
+        super().tpc_prepare()
+
+    def tpc_commit(self, *args: Any) -> None:
+        self.transaction_search_path = None
+        super().tpc_commit(*args)
+
+    def tpc_rollback(self, *args: Any) -> None:
+        self.transaction_search_path = None
+        super().tpc_rollback(*args)
+
+
+class _DriverCursor(psycopg2.extensions.cursor):
+    """The driver's cursor: a statement that may move the path makes its connection forget the one it set."""
+
+    connection: _DriverConnection
+
+    def _read(self, query: Any) -> None:
+        if self.connection.transaction_search_path is None:
+            return  # nothing remembered: nothing to read for (autocommit, or the path not yet sent)
+        if isinstance(query, psycopg2_sql.Composable):
+            query = query.as_string(self)
+        elif isinstance(query, bytes):
+            query = query.decode(errors="replace")
+        if not isinstance(query, str) or _MAY_MOVE_PATH.search(query):
+            self.connection.transaction_search_path = None
+
+    def execute(self, query: Any, vars: Any = None) -> Any:  # noqa: A002 - the driver's parameter name
+        self._read(query)
+        return super().execute(query, vars)
+
+    def executemany(self, query: Any, vars_list: Any) -> Any:
+        self._read(query)
+        return super().executemany(query, vars_list)
+
+    def callproc(self, procname: Any, parameters: Any = None) -> Any:
+        self.connection.transaction_search_path = None  # a procedure's body is not read
+        return super().callproc(procname, parameters)
 
 
 def search_path_per_transaction() -> bool:
@@ -144,6 +270,54 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.health_checked_at = float("-inf")  # time.monotonic() of the last connect or passed check
 
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        options = self.settings_dict["OPTIONS"]
+        if "connection_factory" not in options and "cursor_factory" not in options:
+            params.update(connection_factory=_DriverConnection, cursor_factory=_DriverCursor)
+        return params
+
+    def _remembered_search_path(self) -> str | None:
+        """The path this connection's open transaction was given with SET LOCAL and still has, if known."""
+        driver = self.connection
+        if (
+            not isinstance(driver, _DriverConnection)
+            or driver.transaction_search_path is None
+            or driver.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_INTRANS
+        ):
+            return None
+        return driver.transaction_search_path
+
+    def _forget_search_path(self) -> None:
+        if isinstance(self.connection, _DriverConnection):
+            self.connection.forget_search_path()
+
+    def set_tenant(self, tenant: Any, include_public: bool = True) -> None:
+        super().set_tenant(tenant, include_public)
+        self._forget_search_path()
+
+    def _set_autocommit(self, autocommit: bool) -> None:
+        self._forget_search_path()
+        super()._set_autocommit(autocommit)
+
+    def _commit(self) -> None:
+        self._forget_search_path()
+        super()._commit()
+
+    def _rollback(self) -> None:
+        self._forget_search_path()
+        super()._rollback()
+
+    def _savepoint_rollback(self, sid: str) -> None:
+        try:
+            super()._savepoint_rollback(sid)
+        finally:  # undone if it was sent after the savepoint; forgotten even if the rollback failed
+            self._forget_search_path()
+
+    def close(self) -> None:
+        self._forget_search_path()
+        super().close()
+
     def _handle_search_path(self, cursor: Any = None) -> None:
         """Point the statements of this cursor at the connection's schema, for their transaction only."""
         if not search_path_per_transaction() or self._setting_search_path:
@@ -162,7 +336,9 @@ class DatabaseWrapper(TenantDatabaseWrapper):
                 cursor.cursor = PathCarryingCursor(cursor.cursor, search_path)
             return
         # In a transaction: until it ends (or the savepoint around it is rolled back), as django-tenants' SET but
-        # never outliving it on the server connection.
+        # never outliving it on the server connection. Once: the transaction's next cursors find it remembered.
+        if self._remembered_search_path() == search_path:
+            return
         self._setting_search_path = True
         target = self.connection.cursor() if cursor is None else cursor
         try:
@@ -170,6 +346,11 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         except (django.db.utils.DatabaseError, psycopg2.InternalError):
             # As django-tenants: in a transaction that has already failed, the next statement fails anyway.
             self.search_path_set_schemas = None
+            self._forget_search_path()
+        else:
+            driver = self.connection
+            if isinstance(driver, _DriverConnection) and driver.watched:
+                driver.transaction_search_path = search_path
         finally:
             self._setting_search_path = False
             if cursor is None:
