@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -49,15 +50,17 @@ def server_params() -> dict[str, str]:
     return {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "password": ""}
 
 
-def fresh_database(server: dict[str, str], name: str = BENCH_DATABASE) -> str:
-    """Drop and create a bench database (mcp_bench unless named); return a DATABASE_URL for it."""
+def fresh_database(server: dict[str, str], name: str = BENCH_DATABASE, *, reuse: bool = False) -> str:
+    """Drop and create a bench database (mcp_bench unless named), or keep it if reuse; return a DATABASE_URL for it."""
     import psycopg2
 
     conn = psycopg2.connect(dbname="postgres", **server)
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {name}")
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if not (reuse and cursor.fetchone()):
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {name}")
     conn.close()
     host = quote(server["host"], safe="") if server["host"].startswith("/") else server["host"]
     auth = server["user"] + (f":{quote(server['password'], safe='')}" if server["password"] else "")
@@ -113,6 +116,10 @@ def p99_ms(samples: list[float]) -> float | None:
     return ordered[max(0, -(-99 * len(ordered) // 100) - 1)] * 1000
 
 
+# In the names of the tenants and schemas a run creates to time creation: a run with --reuse makes new ones.
+RUN = secrets.token_hex(2)
+
+
 def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str, float]:
     """Median time to create one tenant schema, each way (and the p99 from the pool), among the tenants there are."""
     from django.core.management import call_command
@@ -132,9 +139,9 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     ours, direct = [], []
     for n in range(count):
         started = time.perf_counter()
-        tenant_create(slug=f"create-{n}", name=f"Create {n}")
+        tenant_create(slug=f"create-{RUN}-{n}", name=f"Create {n}")
         ours.append(time.perf_counter() - started)
-        schema = f'"direct_{n}"'
+        schema = f'"direct_{RUN}_{n}"'
         sql = (f"BEGIN; CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}, public;\n"
                f"{script.sql.replace(SCHEMA_PLACEHOLDER, schema)}"
                f"INSERT INTO django_migrations (app, name, applied) VALUES {rows}; COMMIT;")
@@ -151,7 +158,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     pooled, commits = [], []
     for n in range(pool_count):
         started = time.perf_counter()
-        tenant_create(slug=f"pooled-{n}", name=f"Pooled {n}")
+        tenant_create(slug=f"pooled-{RUN}-{n}", name=f"Pooled {n}")
         pooled.append(time.perf_counter() - started)
         started = time.perf_counter()
         with raw.cursor() as raw_cursor:
@@ -162,7 +169,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
 
     stock = []
     for n in range(stock_count):
-        schema = f"stock_{n}"
+        schema = f"stock_{RUN}_{n}"
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute(f'CREATE SCHEMA "{schema}"')
@@ -172,7 +179,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
 
     clone = []
     for n in range(stock_count):
-        schema = f"clone_{n}"
+        schema = f"clone_{RUN}_{n}"
         started = time.perf_counter()
         CloneSchema().clone_schema("tenant_first", schema, "NODATA")
         call_command("migrate_schemas", tenant=True, schema_name=schema, executor="standard", fake=True,
@@ -343,13 +350,18 @@ def main() -> None:
                         help="Tenants created from the pool, for the median and p99 (default 200).")
     parser.add_argument("--no-stock", action="store_true", help="Skip django-tenants' standard executor runs.")
     parser.add_argument("--database", default=BENCH_DATABASE, help=f"The database to (re)create (default {BENCH_DATABASE}).")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Keep the database of an earlier run and top it up to --tenants (10,000 take an hour to "
+                             "create on a slow disk); its tenants are first migrated to the code's migrations.")
     args = parser.parse_args()
 
     os.environ.setdefault("DEBUG", "true")
     server = server_params()
-    os.environ["DATABASE_URL"] = fresh_database(server, args.database)
+    os.environ["DATABASE_URL"] = fresh_database(server, args.database, reuse=args.reuse)
     os.environ["DJANGO_SETTINGS_MODULE"] = "mcp.settings"
     manage("migrate_schemas", "--shared", "-v", "0")
+    if args.reuse:
+        manage("migrate_schemas", "--tenant", "-v", "0")
 
     import django
 
