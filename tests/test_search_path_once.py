@@ -11,6 +11,7 @@ content, the failure this must never have.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from io import StringIO
 
 import psycopg2.extensions
@@ -66,6 +67,18 @@ def server_path() -> list[str]:
     with connection.connection.cursor() as cursor:
         cursor.execute("SELECT current_schemas(false)")
         return cursor.fetchone()[0]
+
+
+@contextmanager
+def driver_transaction_on(tenant: Tenant) -> Iterator[None]:
+    """A transaction opened by the driver (autocommit off, no atomic block) on the tenant, rolled back after."""
+    connection.set_tenant(tenant)
+    connection.set_autocommit(False)
+    try:
+        yield
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
 
 
 # --- once ---------------------------------------------------------------------------------------------------------
@@ -235,9 +248,7 @@ def test_after_a_commit_the_next_transaction_sends_its_path_again(tenants):
 
 def test_a_commit_on_the_driver_connection_forgets_the_path(tenants):
     acme, _ = tenants
-    connection.set_tenant(acme)
-    connection.set_autocommit(False)
-    try:
+    with driver_transaction_on(acme):
         assert whose_notes() == "acme's notes"
         connection.connection.commit()  # behind Django's back
         with connection.connection.cursor() as cursor:  # the driver begins the next transaction by itself
@@ -246,56 +257,38 @@ def test_a_commit_on_the_driver_connection_forgets_the_path(tenants):
         with CaptureQueriesContext(connection) as captured:
             assert whose_notes() == "acme's notes"
         assert path_sets(captured) == [ACME_PATH]
-    finally:
-        connection.rollback()
-        connection.set_autocommit(True)
 
 
 def test_a_commit_sent_as_sql_and_a_new_transaction_forget_the_path(tenants):
     acme, _ = tenants
-    connection.set_tenant(acme)
-    connection.set_autocommit(False)
-    try:
+    with driver_transaction_on(acme):
         assert whose_notes() == "acme's notes"
         with connection.connection.cursor() as cursor:
             cursor.execute("COMMIT; BEGIN")
         assert server_path() == ["public"]
         assert whose_notes() == "acme's notes"
-    finally:
-        connection.rollback()
-        connection.set_autocommit(True)
 
 
 def test_a_commit_and_chain_forgets_the_path(tenants):
     """COMMIT AND CHAIN ends the transaction and begins the next at once: the status alone would not tell."""
     acme, _ = tenants
-    connection.set_tenant(acme)
-    connection.set_autocommit(False)
-    try:
+    with driver_transaction_on(acme):
         assert whose_notes() == "acme's notes"
         with connection.connection.cursor() as cursor:
             cursor.execute("COMMIT AND CHAIN")
         assert server_path() == ["public"]
         assert whose_notes() == "acme's notes"
-    finally:
-        connection.rollback()
-        connection.set_autocommit(True)
 
 
 def test_a_transaction_that_ended_unseen_is_not_trusted_with_its_path(tenants):
     """The driver's transaction status is asked before the remembered path is trusted: a last line of defence."""
     acme, _ = tenants
-    connection.set_tenant(acme)
-    connection.set_autocommit(False)
-    try:
+    with driver_transaction_on(acme):
         assert whose_notes() == "acme's notes"
         psycopg2.extensions.connection.commit(connection.connection)  # the driver's C commit, past every hook
         with CaptureQueriesContext(connection) as captured:
             assert whose_notes() == "acme's notes"
         assert path_sets(captured) == [ACME_PATH]
-    finally:
-        connection.rollback()
-        connection.set_autocommit(True)
 
 
 # --- autocommit ------------------------------------------------------------------------------------------------------
