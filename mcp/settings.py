@@ -406,9 +406,6 @@ if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
         # Creates the database cache's table, new and empty; reviewed because the linter reads the reverse SQL
         # of a RunSQL as a change of its own, and that reverse drops the table (as a CreateModel's reverse would).
         "0006_django_cache_table",
-        # Creates public.schema_applied_migrations, new and empty, and the functions that keep it; the linter
-        # reads the NOT NULL of its CREATE TABLE (a RunSQL) as one added to a table with rows.
-        "0009_schema_applied_migrations",
     ]
     MIGRATION_LINTER_OPTIONS = {
         "include_apps": ["tenants", "audit", "contexts"],

@@ -269,9 +269,6 @@ def tenant_delete(*, tenant: Tenant, actor: User | None = None, actor_label: str
         locked = _lock_tenant(tenant)
         users = list(User.objects.filter(tenant=locked).values_list("email", flat=True))
         with connection.cursor() as cursor:
-            # Its row in the engine's summary of applied migrations (tenants migration 0009) goes with it.
-            cursor.execute("DELETE FROM public.schema_applied_migrations WHERE table_oid = to_regclass(%s)",
-                           [f"{quote_schema(locked.schema_name)}.django_migrations"])
             cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema(locked.schema_name)} CASCADE")
         User.objects.filter(tenant=locked).delete()
         audit_record(
