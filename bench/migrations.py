@@ -351,7 +351,7 @@ def main() -> None:
     parser.add_argument("--no-stock", action="store_true", help="Skip django-tenants' standard executor runs.")
     parser.add_argument("--database", default=BENCH_DATABASE, help=f"The database to (re)create (default {BENCH_DATABASE}).")
     parser.add_argument("--reuse", action="store_true",
-                        help="Keep the database of an earlier run and top it up to --tenants (10,000 take an hour to "
+                        help="Keep the database of an earlier run and top it up to --tenants (10,000 take minutes to "
                              "create on a slow disk); its tenants are first migrated to the code's migrations.")
     args = parser.parse_args()
 
