@@ -189,7 +189,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     with connection.cursor() as cursor:
         for prefix, n in (("direct", count), ("stock", stock_count), ("clone", stock_count)):
             for i in range(n):
-                cursor.execute(f'DROP SCHEMA "{prefix}_{i}" CASCADE')
+                cursor.execute(f'DROP SCHEMA "{prefix}_{RUN}_{i}" CASCADE')
     return {"ours": median_ms(ours), "pooled": median_ms(pooled), "pooled_p99": p99_ms(pooled),
             "commit": median_ms(commits), "commit_p99": p99_ms(commits),
             "direct": median_ms(direct), "stock": median_ms(stock), "clone": median_ms(clone)}
