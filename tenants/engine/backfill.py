@@ -66,8 +66,8 @@ from tenants.engine.graph import MigrationKey
 from tenants.engine.schema_state import read_schema_states
 from tenants.engine.status import MigrationStatus
 from tenants.errors import BackfillBusy, BackfillError, UnknownBackfill, first_line
-from tenants.models import BackfillProgress, Tenant
-from tenants.naming import PUBLIC_SCHEMA, quote_schema
+from tenants.models import BackfillProgress
+from tenants.naming import quote_schema
 from tenants.schema_switch import restoring_schema
 
 LOCK_TIMEOUT = "55P03"  # lock_not_available: lock_timeout, or NOWAIT
@@ -474,11 +474,6 @@ class BackfillRunner:
         if cursor.rowcount != 1:
             raise _SchemaFailed(f"its progress moved under this run (another run after key {after}?)")
         return upto, rows
-
-
-def tenant_schema_names() -> list[str]:
-    """Every tenant schema, in order (not the pool's: their tables are empty until a tenant claims one)."""
-    return list(Tenant.objects.exclude(schema_name=PUBLIC_SCHEMA).order_by("schema_name").values_list("schema_name", flat=True))
 
 
 @dataclass

@@ -20,10 +20,9 @@ from tenants.engine.backfill import (
     backfill_status,
     get_backfill,
     registered_backfills,
-    tenant_schema_names,
 )
 from tenants.engine.progress import TextStream, wants_bar
-from tenants.engine.waves import wave_schema_names
+from tenants.engine.waves import tenant_schema_names, wave_schema_names
 from tenants.management.base import ProjectCommand, add_progress_argument, add_wave_arguments, positive_int
 
 
