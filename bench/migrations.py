@@ -126,6 +126,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     from django.db import connection
     from django_tenants.clone import CloneSchema
 
+    from tenants.engine.applied_migrations import forget_statements, view_statements
     from tenants.engine.pool import pool_provision
     from tenants.engine.template import SCHEMA_PLACEHOLDER, code_fingerprint
     from tenants.models import TenantSchemaScript
@@ -142,7 +143,8 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
         tenant_create(slug=f"create-{RUN}-{n}", name=f"Create {n}")
         ours.append(time.perf_counter() - started)
         schema = f'"direct_{RUN}_{n}"'
-        sql = (f"BEGIN; CREATE SCHEMA {schema}; SET LOCAL search_path = {schema}, public;\n"
+        view = "".join(f"{statement};\n" for statement in view_statements(f"direct_{RUN}_{n}"))
+        sql = (f"BEGIN; CREATE SCHEMA {schema}; {view}SET LOCAL search_path = {schema}, public;\n"
                f"{script.sql.replace(SCHEMA_PLACEHOLDER, schema)}"
                f"INSERT INTO django_migrations (app, name, applied) VALUES {rows}; COMMIT;")
         started = time.perf_counter()
@@ -190,6 +192,8 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
         for prefix, n in (("direct", count), ("stock", stock_count), ("clone", stock_count)):
             for i in range(n):
                 cursor.execute(f'DROP SCHEMA "{prefix}_{RUN}_{i}" CASCADE')
+                for statement in forget_statements(f"{prefix}_{RUN}_{i}"):
+                    cursor.execute(statement)
     return {"ours": median_ms(ours), "pooled": median_ms(pooled), "pooled_p99": p99_ms(pooled),
             "commit": median_ms(commits), "commit_p99": p99_ms(commits),
             "direct": median_ms(direct), "stock": median_ms(stock), "clone": median_ms(clone)}

@@ -406,6 +406,11 @@ if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
         # Creates the database cache's table, new and empty; reviewed because the linter reads the reverse SQL
         # of a RunSQL as a change of its own, and that reverse drops the table (as a CreateModel's reverse would).
         "0006_django_cache_table",
+        # Creates public.tenant_django_migrations, new and empty (reviewed for the same reason as 0006 above).
+        "0009_tenant_django_migrations",
+        # Turns a tenant schema's django_migrations table, a few rows, into a view over that table: a moment's
+        # exclusive lock on a table only migrations use.
+        "0006_django_migrations_in_public",
     ]
     MIGRATION_LINTER_OPTIONS = {
         "include_apps": ["tenants", "audit", "contexts"],

@@ -7,7 +7,7 @@ from tenants.naming import quote_schema
 CATALOG_QUERIES = {
     "columns": """
         SELECT table_name, column_name, data_type, udt_name, character_maximum_length, is_nullable,
-               column_default, is_identity, identity_generation, ordinal_position
+               replace(column_default, %(schema)s, 'S'), is_identity, identity_generation, ordinal_position
         FROM information_schema.columns WHERE table_schema = %(schema)s ORDER BY 1, 2""",
     "indexes": """
         SELECT indexname, replace(indexdef, %(quoted)s, 'S') FROM pg_indexes
@@ -30,12 +30,17 @@ CATALOG_QUERIES = {
     "triggers": """
         SELECT event_object_table, trigger_name, action_timing, event_manipulation, action_statement
         FROM information_schema.triggers WHERE trigger_schema = %(schema)s ORDER BY 1, 2, 4""",
+    "views": """
+        SELECT viewname, replace(definition, %(schema)s, 'S') FROM pg_views WHERE schemaname = %(schema)s ORDER BY 1""",
     "migrations": "SELECT app, name FROM {schema}.django_migrations ORDER BY id",
 }
 
 
 def catalog(schema: str, cursor=None) -> dict[str, list[tuple]]:
-    """Everything that makes up a schema's structure, with the schema's own name taken out."""
+    """Everything that makes up a schema's structure, with the schema's own name taken out.
+
+    A tenant schema's django_migrations view names its schema (tenants.engine.applied_migrations).
+    """
     if cursor is None:
         with connection.cursor() as own_cursor:
             return catalog(schema, own_cursor)
@@ -52,9 +57,12 @@ def catalog(schema: str, cursor=None) -> dict[str, list[tuple]]:
 
 
 def tables_in(schema: str) -> set[str]:
-    """The names of the tables in a schema."""
+    """The names of the tables in a schema, and of its views (a tenant schema's django_migrations is one)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace AND relkind IN ('r', 'p', 'v')",
+            [schema],
+        )
         return {row[0] for row in cursor.fetchall()}
 
 

@@ -115,6 +115,8 @@ from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantData
 from django_tenants.utils import quote_schema_name
 from psycopg2 import sql as psycopg2_sql
 
+from mcp.postgresql_backend.introspection import DatabaseIntrospection
+
 HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
 # The statements that carry the path with them in autocommit: queries, DML and their EXPLAIN, which PostgreSQL
@@ -268,6 +270,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.introspection = DatabaseIntrospection(self)  # django-tenants sets its own in __init__, not by class
         self.health_checked_at = float("-inf")  # time.monotonic() of the last connect or passed check
 
     def get_connection_params(self) -> dict[str, Any]:

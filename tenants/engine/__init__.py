@@ -3,7 +3,8 @@
 One module per job:
 
 - graph:        the code's migrations, loaded once from disk (MigrationGraph, migration_graph())
-- schema_state: what each schema has applied, read in a query per 200 schemas (read_schema_states)
+- applied_migrations: every tenant schema's django_migrations, a view over one table in public
+- schema_state: what each schema has applied, read in a constant number of queries (read_schema_states)
 - status:       where each schema stands against the code, and the mix (migration_status, the admin)
 - waves:        which tenant schemas a wave takes (--tenants, --plan, --canary)
 - migrator:     takes a list of schemas to a target, each in its own transaction (Migrator)

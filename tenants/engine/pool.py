@@ -16,10 +16,10 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection, transaction
 
+from tenants.engine.applied_migrations import rename_statements
 from tenants.engine.lock import hold_shared_migration_lock
 from tenants.engine.template import code_fingerprint, current_script, replay_script
 from tenants.models import PooledSchema
-from tenants.naming import quote_schema
 
 POOL_PREFIX = "pool_"
 
@@ -62,7 +62,7 @@ def pool_claim(*, schema_name: str) -> bool:
         row = cursor.fetchone()
         if row is None:
             return False
-        cursor.execute(f"ALTER SCHEMA {quote_schema(row[0])} RENAME TO {quote_schema(schema_name)}")
+        cursor.execute(";\n".join(rename_statements(row[0], schema_name)))
     return True
 
 

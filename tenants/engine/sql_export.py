@@ -3,7 +3,8 @@
 001 builds the public schema: pg_dump of the migrated public schema's
 structure, plus the rows Django itself needs (django_migrations, content types,
 permissions) and the public tenant. 002 builds one tenant schema from the
-tenant-template script, the schema name a psql variable.
+tenant-template script, the schema name a psql variable (and its django_migrations
+view, whose rows go to public.tenant_django_migrations, which 001 creates).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
+from tenants.engine.applied_migrations import applied_in_public, view_statements
 from tenants.engine.template import SCHEMA_PLACEHOLDER, current_script
 from tenants.errors import ExportError
 from tenants.naming import quote_schema, schema_name_for
@@ -84,9 +86,11 @@ def tenant_schema_sql(*, slug: str | None = None) -> str:
     script = current_script()
     if slug is not None:
         schema = quote_schema(schema_name_for(slug))  # validates the slug first
+        view = view_statements(schema_name_for(slug))
         usage = f"-- Builds the schema of tenant {slug!r}:  manage.py export_sql --tenant {slug} | psql\n"
     else:
         schema = ':"schema"'
+        view = view_statements("", as_sql=(schema, ":'schema'"))
         usage = (
             "-- Builds one tenant schema. Name it tenant_<slug> (slug: lowercase letters, digits and single\n"
             "-- hyphens, hyphens written as underscores), or let `manage.py export_sql --tenant <slug>` check it:\n"
@@ -101,7 +105,9 @@ def tenant_schema_sql(*, slug: str | None = None) -> str:
         + ("\\if :{?schema}\n\\else\n"
            "DO $$ BEGIN RAISE EXCEPTION 'name the schema: psql -v schema=tenant_<slug> -f ...'; END $$;\n\\endif\n"
            if slug is None else "")
-        + f"BEGIN;\nCREATE SCHEMA {schema};\nSET LOCAL search_path = {schema}, public;\n\n"
+        + f"BEGIN;\nCREATE SCHEMA {schema};\n"
+        + "".join(f"{statement};\n" for statement in (view if applied_in_public() else []))
+        + f"SET LOCAL search_path = {schema}, public;\n\n"
         + script.sql.replace(SCHEMA_PLACEHOLDER, schema)
         + (f"\nINSERT INTO django_migrations (app, name, applied) VALUES\n    {rows};\n" if rows else "")
         + "COMMIT;\n"

@@ -24,6 +24,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tenants.citus import citus_coordinator, execute_each, split_statements
 from tenants.django_internals import as_sql_literal
+from tenants.engine.applied_migrations import applied_in_public, forget_statements, view_statements
 from tenants.engine.graph import MigrationGraph, MigrationKey
 from tenants.engine.schema_state import SchemaState
 from tenants.engine.sql_capture import capture_statements
@@ -140,8 +141,11 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     if any(not graph.loader.graph.nodes[key].atomic for key, _ in plan) and connection.in_atomic_block:
         raise TemplateUnavailable("a non-atomic migration cannot be captured inside a transaction")
     sid = transaction.savepoint() if connection.in_atomic_block else None
+    # Its django_migrations view first, as replay_script makes it: the recorder then finds it and the script
+    # holds no CREATE TABLE of its own (on a Citus coordinator, the table the recorder creates is the script's).
+    scaffold = [f"CREATE SCHEMA {quote_schema(scratch)}", *(view_statements(scratch) if applied_in_public() else [])]
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {quote_schema(scratch)}")
+        execute_each(cursor, scaffold)
     try:
         with capture_statements(statements):
             outcome = migrator.migrate_one(scratch, state, plan)
@@ -154,7 +158,7 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
             transaction.savepoint_rollback(sid)
         else:
             with connection.cursor() as cursor:
-                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_schema(scratch)} CASCADE")
+                execute_each(cursor, [f"DROP SCHEMA IF EXISTS {quote_schema(scratch)} CASCADE", *forget_statements(scratch)])
     # CONCURRENTLY is for tables in use; on a new, empty schema the plain form builds the same index.
     sql = ";\n".join(statements).replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX")
     sql = sql.replace(quote_schema(scratch), SCHEMA_PLACEHOLDER)
@@ -172,7 +176,11 @@ def replay_script(script: TenantSchemaScript, schema_name: str) -> None:
     does on the next cursor.
     """
     schema = quote_schema(schema_name)
-    head = [f"CREATE SCHEMA {schema}", f"SET LOCAL search_path = {schema}, public"]
+    head = [
+        f"CREATE SCHEMA {schema}",
+        *(view_statements(schema_name) if applied_in_public() else []),  # where its django_migrations rows go
+        f"SET LOCAL search_path = {schema}, public",
+    ]
     with connection.cursor() as cursor:
         tail = []
         if script.migrations:

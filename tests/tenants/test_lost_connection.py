@@ -18,15 +18,15 @@ from tests.catalog import applied, tables_in
 from tests.conftest import PROJECT_DIR, child_database_url, run_manage
 from tests.tenants.test_migrate_interrupted import (  # noqa: F401 - three_tenants_at_zero is a fixture
     a_migration_run_is_waiting_for_a_lock,
+    block_migrations_of,
     no_other_backend_is_working,
-    other_connection,
     three_tenants_at_zero,
     wait_until,
 )
 
 
 def terminate_the_waiting_run() -> None:
-    """End the backend of the run blocked on a table lock, as a server restart or an administrator would."""
+    """End the backend of the run blocked on a lock, as a server restart or an administrator would."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -51,8 +51,7 @@ def migration_lock_holders() -> int:
 def test_a_run_whose_session_is_terminated_fails_in_one_line_and_the_next_run_finishes(
     three_tenants_at_zero,  # noqa: F811 - the fixture, imported above
 ):
-    holder = other_connection()
-    holder.cursor().execute('BEGIN; LOCK TABLE "tenant_globex".django_migrations IN EXCLUSIVE MODE')
+    holder = block_migrations_of("tenant_globex")
     env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true"}
     run = subprocess.Popen(
         [sys.executable, "manage.py", "migrate_schemas", "--tenant", "--lock-timeout", "600000"],

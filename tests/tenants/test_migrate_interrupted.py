@@ -23,6 +23,21 @@ def other_connection() -> psycopg2.extensions.connection:
     return psycopg2.connect(**params)
 
 
+def block_migrations_of(schema: str) -> psycopg2.extensions.connection:
+    """Hold, in another session's open transaction, the row that records the schema's first migration.
+
+    Migrating the schema then waits at its django_migrations INSERT, the last statement of its transaction:
+    the unique key (schema_name, app, name) of public.tenant_django_migrations makes it wait for this session.
+    Rows of other schemas are not held (locking the view would lock that whole table: every schema).
+    """
+    holder = other_connection()
+    holder.cursor().execute(
+        "BEGIN; INSERT INTO public.tenant_django_migrations (schema_name, app, name) VALUES (%s, %s, %s)",
+        [schema, "contexts", REAL_MIGRATIONS[0]],
+    )
+    return holder
+
+
 def wait_until(condition, *, seconds: float = 30) -> None:
     """Wait for a state of the database (not for time to pass); fail if it never comes."""
     deadline = time.monotonic() + seconds
@@ -59,8 +74,7 @@ def three_tenants_at_zero(committed):
 
 
 def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(three_tenants_at_zero):
-    holder = other_connection()
-    holder.cursor().execute('BEGIN; LOCK TABLE "tenant_globex".django_migrations IN EXCLUSIVE MODE')
+    holder = block_migrations_of("tenant_globex")
     env = {**os.environ, "DATABASE_URL": child_database_url(), "DEBUG": "true"}
     run = subprocess.Popen(
         [sys.executable, "manage.py", "migrate_schemas", "--tenant", "--lock-timeout", "600000"],
@@ -92,8 +106,7 @@ def test_a_run_killed_halfway_leaves_clean_schemas_and_the_next_run_finishes(thr
 
 
 def test_a_schema_whose_table_stays_locked_fails_with_a_lock_timeout_and_the_rest_migrate(three_tenants_at_zero):
-    holder = other_connection()
-    holder.cursor().execute('BEGIN; LOCK TABLE "tenant_globex".django_migrations IN EXCLUSIVE MODE')
+    holder = block_migrations_of("tenant_globex")
     try:
         result = run_manage("migrate_schemas", "--tenant", "--lock-timeout", "200")
     finally:

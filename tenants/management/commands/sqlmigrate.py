@@ -42,7 +42,7 @@ def default_tenant_schema(database: str) -> str:
     with connections[database].cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname LIKE %s "
+            "WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'v') AND n.nspname LIKE %s "
             "ORDER BY n.nspname LIMIT 1",
             [SCHEMA_PREFIX.replace("_", "\\_") + "%"],
         )
