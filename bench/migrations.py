@@ -126,7 +126,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     from django.db import connection
     from django_tenants.clone import CloneSchema
 
-    from tenants.engine.applied_migrations import forget_statements, view_statements
+    from tenants.engine.applied_migrations import drop_statements, view_statements
     from tenants.engine.pool import pool_provision
     from tenants.engine.template import SCHEMA_PLACEHOLDER, code_fingerprint
     from tenants.models import TenantSchemaScript
@@ -191,8 +191,7 @@ def measure_creation(count: int, stock_count: int, pool_count: int) -> dict[str,
     with connection.cursor() as cursor:
         for prefix, n in (("direct", count), ("stock", stock_count), ("clone", stock_count)):
             for i in range(n):
-                cursor.execute(f'DROP SCHEMA "{prefix}_{RUN}_{i}" CASCADE')
-                for statement in forget_statements(f"{prefix}_{RUN}_{i}"):
+                for statement in drop_statements(f"{prefix}_{RUN}_{i}"):
                     cursor.execute(statement)
     return {"ours": median_ms(ours), "pooled": median_ms(pooled), "pooled_p99": p99_ms(pooled),
             "commit": median_ms(commits), "commit_p99": p99_ms(commits),

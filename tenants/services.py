@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from tenants.cache import forget_hosts
 from tenants.citus import execute_each
-from tenants.engine.applied_migrations import forget_statements
+from tenants.engine.applied_migrations import drop_statements
 from tenants.engine.graph import MigrationGraph
 from tenants.engine.lock import hold_shared_migration_lock
 from tenants.engine.migrator import Migrator
@@ -271,8 +271,7 @@ def tenant_delete(*, tenant: Tenant, actor: User | None = None, actor_label: str
         locked = _lock_tenant(tenant)
         users = list(User.objects.filter(tenant=locked).values_list("email", flat=True))
         with connection.cursor() as cursor:
-            drop = f"DROP SCHEMA IF EXISTS {quote_schema(locked.schema_name)} CASCADE"
-            execute_each(cursor, [drop, *forget_statements(locked.schema_name)])
+            execute_each(cursor, drop_statements(locked.schema_name))
         User.objects.filter(tenant=locked).delete()
         audit_record(
             action="tenant.deleted", tenant=locked, actor=actor, actor_label=actor_label, target=locked,

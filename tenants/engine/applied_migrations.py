@@ -31,7 +31,7 @@ written by the engine alone would miss what Django's own `migrate` records.
 Keyed by name, not by the schema's oid: oids change in a dump and restore and
 in pg_upgrade (which refuses regnamespace columns outright), names do not. So
 a schema is renamed only through rename_statements (the pool's claim does), and
-a dropped schema's rows go with it (forget_statements; tenant_delete does).
+a dropped schema's rows go with it (drop_statements; tenant_delete does).
 Rows of a schema that no longer exists are never read as anyone's: the reader
 takes rows only for schemas whose django_migrations is such a view, and a new
 schema of the same name starts by forgetting them.
@@ -80,6 +80,11 @@ def view_statements(schema_name: str, *, as_sql: tuple[str, str] | None = None) 
 def forget_statements(schema_name: str) -> list[str]:
     """Forget the applied migrations filed under schema_name (its schema is being dropped, or made anew)."""
     return [f"DELETE FROM {APPLIED_TABLE} WHERE schema_name = {_literal(schema_name)}"]
+
+
+def drop_statements(schema_name: str) -> list[str]:
+    """Drop a schema with everything in it, and forget its applied migrations (rows in public are not in it)."""
+    return [f"DROP SCHEMA IF EXISTS {quote_schema(schema_name)} CASCADE", *forget_statements(schema_name)]
 
 
 def rename_statements(old: str, new: str) -> list[str]:

@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tenants.citus import citus_coordinator, execute_each, split_statements
 from tenants.django_internals import as_sql_literal
-from tenants.engine.applied_migrations import applied_in_public, forget_statements, view_statements
+from tenants.engine.applied_migrations import applied_in_public, drop_statements, view_statements
 from tenants.engine.graph import MigrationGraph, MigrationKey
 from tenants.engine.schema_state import SchemaState
 from tenants.engine.sql_capture import capture_statements
@@ -158,7 +158,7 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
             transaction.savepoint_rollback(sid)
         else:
             with connection.cursor() as cursor:
-                execute_each(cursor, [f"DROP SCHEMA IF EXISTS {quote_schema(scratch)} CASCADE", *forget_statements(scratch)])
+                execute_each(cursor, drop_statements(scratch))
     # CONCURRENTLY is for tables in use; on a new, empty schema the plain form builds the same index.
     sql = ";\n".join(statements).replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX")
     sql = sql.replace(quote_schema(scratch), SCHEMA_PLACEHOLDER)
