@@ -46,8 +46,10 @@ def tenants(committed: None) -> Iterator[tuple[Tenant, Tenant]]:
 
 
 def path_sets(captured: CaptureQueriesContext) -> list[str]:
-    """The path statements Django's cursors sent (in a transaction they are sent alone)."""
-    return [query["sql"] for query in captured.captured_queries if "search_path" in (query["sql"] or "")]
+    """The paths Django's cursors sent: alone, or in front of a transaction's first statement."""
+    return [
+        query["sql"].split("; ", 1)[0] for query in captured.captured_queries if "search_path" in (query["sql"] or "")
+    ]
 
 
 def whose_notes() -> str:
@@ -96,8 +98,8 @@ def test_a_transaction_with_several_cursors_sends_its_path_once(tenants):
         Context.objects.filter(key="more").update(content="y")
     statements = [query["sql"] for query in captured.captured_queries]
     assert path_sets(captured) == [ACME_PATH]
-    assert statements[:2] == ["BEGIN", ACME_PATH]
-    assert len(statements) == 10  # BEGIN, the SET, three reads, SAVEPOINT, INSERT, RELEASE, UPDATE, COMMIT
+    assert statements[0] == "BEGIN" and statements[1].startswith(f"{ACME_PATH}; SELECT")  # one round trip
+    assert len(statements) == 9  # BEGIN, three reads (the first with the SET), SAVEPOINT, INSERT, RELEASE, UPDATE, COMMIT
 
 
 def test_a_pool_creation_sends_the_path_once(tenants):
@@ -144,12 +146,13 @@ def test_a_path_set_inside_a_nested_atomic_rolled_back_is_sent_again(tenants):
                 assert whose_notes() == "acme's notes"  # SET LOCAL to Acme's, after the savepoint
                 raise RuntimeError("rolled back")
             # ROLLBACK TO SAVEPOINT undid that SET, and the connection still points at Acme: Django's RELEASE of
-            # the savepoint after it (its cursor) sends Acme's path again, so the read after it needs none.
+            # the savepoint after it carries Acme's path again, so the read after it needs none.
             assert whose_notes() == "acme's notes"
         sent = [query["sql"] for query in captured.captured_queries]
         rollback = next(n for n, sql in enumerate(sent) if sql.startswith("ROLLBACK TO SAVEPOINT"))
         assert path_sets(captured) == [ACME_PATH, ACME_PATH]
-        assert sent[rollback + 1] == ACME_PATH and sent[rollback + 2].startswith("RELEASE SAVEPOINT")
+        assert sent[rollback + 1].startswith(f"{ACME_PATH}; RELEASE SAVEPOINT")
+        assert not sent[rollback + 2].startswith("SET")
 
 
 def test_a_savepoint_rolled_back_through_djangos_api_forgets_the_path(tenants):
@@ -191,6 +194,36 @@ def test_a_path_set_by_a_statement_of_its_own_is_not_trusted_over(tenants):
         with connection.cursor() as cursor:
             cursor.execute('SELECT 1; SET LOCAL search_path = "tenant_globex", public')
         assert whose_notes() == "acme's notes"
+
+
+@pytest.mark.parametrize("first_statement", [
+    'SELECT 1; SET LOCAL search_path = "tenant_globex", public',  # carries the path, then moves it
+    """SELECT set_config('search_path', '"tenant_globex", public', true)""",
+    'SET LOCAL search_path = "tenant_globex", public',  # cannot carry it: the path goes first, alone
+])
+def test_a_transactions_first_statement_that_moves_the_path_is_not_taken_for_the_path_it_carried(
+    tenants, first_statement
+):
+    """The path rides with a transaction's first statement and is remembered after it, unless that statement moved it."""
+    acme, _ = tenants
+    with transaction.atomic():
+        connection.set_tenant(acme)
+        with connection.cursor() as cursor:
+            cursor.execute(first_statement)
+        assert server_path() == ["tenant_globex", "public"]
+        assert whose_notes() == "acme's notes"
+        assert schemas() == ["tenant_acme", "public"]
+
+
+def test_a_transaction_that_starts_with_ddl_sends_the_path_before_it_and_remembers_it(tenants):
+    acme, _ = tenants
+    with transaction.atomic():
+        connection.set_tenant(acme)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE scratch (id int)")  # DDL: never carries it (Citus)
+        with CaptureQueriesContext(connection) as captured:
+            assert whose_notes() == "acme's notes"
+        assert path_sets(captured) == []  # remembered
 
 
 def test_a_replay_in_a_released_savepoint_on_the_driver_connection_is_not_trusted_over(tenants):

@@ -28,9 +28,13 @@ Once per transaction, not before every cursor
 Django takes a cursor for each statement of the ORM and for each savepoint,
 so a transaction sent the same `SET LOCAL` before nearly every statement: 7
 of the 17 round trips of a tenant's creation from the pool (issue 12). The
-transaction's path is now sent once and remembered, on the driver's
-connection (`_DriverConnection.transaction_search_path`), and the next cursor
-of the same transaction with the same path sends nothing. A wrong path reads
+transaction's path is now sent once, in front of its first statement in the
+same query string (`SET LOCAL search_path = …; SELECT …`; alone before DDL,
+which Citus forwards as it is, and not at all in a failed transaction, which
+only takes its rollback), and remembered after it, on the driver's connection
+(`_DriverConnection.transaction_search_path`): the next cursor of the same
+transaction with the same path sends nothing. A first statement that may have
+moved the path itself is not taken for it. A wrong path reads
 another tenant's rows, so whatever may have undone or moved it forgets it and
 the next cursor sends it again (a false alarm costs one round trip):
 
@@ -103,7 +107,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import django.db.utils
@@ -121,9 +125,13 @@ HEALTH_CHECK_INTERVAL = 1.0  # seconds
 
 # The statements that carry the path with them in autocommit: queries, DML and their EXPLAIN, which PostgreSQL
 # runs in the implicit transaction of a multi-statement string (Django may open a compound query with a parenthesis).
-_CARRIES_PATH = re.compile(
-    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*(?:SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE|EXPLAIN)\b",
-    re.IGNORECASE | re.DOTALL,
+_STATEMENT_START = r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*\(*\s*"
+_QUERY_AND_DML = "SELECT|INSERT|UPDATE|DELETE|WITH|VALUES|TABLE|MERGE|EXPLAIN"
+_CARRIES_PATH = re.compile(rf"{_STATEMENT_START}(?:{_QUERY_AND_DML})\b", re.IGNORECASE | re.DOTALL)
+# In a transaction the path's SET LOCAL also rides with savepoint commands and DO blocks (the migration lock's),
+# which run in the transaction they would have run in anyway; DDL still gets it on its own (Citus, above).
+_CARRIES_PATH_IN_TRANSACTION = re.compile(
+    rf"{_STATEMENT_START}(?:{_QUERY_AND_DML}|SAVEPOINT|RELEASE|ROLLBACK\s+TO|DO)\b", re.IGNORECASE | re.DOTALL
 )
 
 
@@ -217,38 +225,71 @@ def search_path_per_transaction() -> bool:
     return bool(getattr(settings, "SEARCH_PATH_PER_TRANSACTION", True))
 
 
-class PathCarryingCursor:
-    """A driver cursor whose every statement carries the search path with it: `SET LOCAL search_path = …; <sql>`.
 
-    For cursors taken in autocommit, where each statement is a transaction of
-    its own (see the module's docstring). Everything else is the driver's.
+class PathCarryingCursor:
+    """A driver cursor whose statements carry the search path with them: `SET LOCAL search_path = …; <sql>`.
+
+    In autocommit (see the module's docstring), every statement, each a
+    transaction of its own. In a transaction (`remember` given), only the first:
+    its SET LOCAL lasts to the end of the transaction, which then remembers it
+    (the connection's next cursors send nothing), so the path costs no round
+    trip of its own. Everything else is the driver's.
     """
 
-    def __init__(self, cursor: Any, search_path: str) -> None:
+    def __init__(self, cursor: Any, search_path: str, *, remember: Callable[[], None] | None = None) -> None:
         self._cursor = cursor
-        self._set_local = f"SET LOCAL search_path = {search_path}; "
+        self._set_local = f"SET LOCAL search_path = {search_path}"
         self._set_session = f"SET search_path = {search_path}"
+        self._in_transaction = remember is not None
+        self._remember = remember  # called once, when the transaction has the path
+        self._sent = False  # in a transaction: the path went with a statement of this cursor
+        self._moves_path = False  # and that statement may have moved it again (_MAY_MOVE_PATH)
 
-    def _carrying(self, sql: Any) -> str | None:
-        if isinstance(sql, psycopg2_sql.Composable):
-            sql = sql.as_string(self._cursor)
-        elif isinstance(sql, bytes):
-            sql = sql.decode()
-        if not _CARRIES_PATH.match(sql):
+    def _with_path(self, sql: Any) -> Any:
+        """The statement to send: the path in front when it may ride along; else the path is sent first, alone."""
+        in_transaction = self._in_transaction
+        if in_transaction and self._sent:
+            return sql
+        text = sql.as_string(self._cursor) if isinstance(sql, psycopg2_sql.Composable) else sql
+        text = text.decode() if isinstance(text, bytes) else text
+        if in_transaction:
+            self._sent, self._moves_path = True, bool(_MAY_MOVE_PATH.search(text))
+            if self._cursor.connection.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
+                self._moves_path = True  # a failed transaction takes only its rollback, which needs no path
+                return sql
+            if _CARRIES_PATH_IN_TRANSACTION.match(text):
+                return f"{self._set_local}; {text}"
+            self._cursor.execute(self._set_local)  # DDL alone, as below
+            return sql
+        if not _CARRIES_PATH.match(text):
             # DDL and utility commands: some refuse a transaction block (CREATE INDEX CONCURRENTLY, VACUUM), and
             # Citus forwards a DDL string to its workers as it is. Migration work, on a direct connection.
             self._cursor.execute(self._set_session)
-            return None
-        return self._set_local + sql
+            return sql
+        return f"{self._set_local}; {text}"
+
+    def _run(self, send: Callable[[Any], Any], sql: Any) -> Any:
+        try:
+            result = send(self._with_path(sql))
+        except BaseException:
+            self._sent = False  # the transaction failed (or a savepoint will undo it): send it again next time
+            raise
+        if self._remember is not None and self._sent:
+            if not self._moves_path:  # a replayed template sets the new schema's path itself: not remembered
+                self._remember()
+            self._remember = None
+        return result
 
     def execute(self, sql: Any, params: Any = None) -> Any:
-        return self._cursor.execute(self._carrying(sql) or sql, params)
+        return self._run(lambda statement: self._cursor.execute(statement, params), sql)
 
     def executemany(self, sql: Any, param_list: Sequence[Any]) -> Any:
-        return self._cursor.executemany(self._carrying(sql) or sql, param_list)
+        return self._run(lambda statement: self._cursor.executemany(statement, param_list), sql)
 
     def callproc(self, procname: str, params: Any = None) -> Any:
-        self._cursor.execute(self._set_session)  # no query string to carry it; Django itself never calls it
+        # No query string to carry it; Django itself never calls it. Not remembered: the body is not read.
+        self._cursor.execute(self._set_local if self._in_transaction else self._set_session)
+        self._sent, self._moves_path = True, True
         return self._cursor.callproc(procname, params)
 
     def __getattr__(self, name: str) -> Any:
@@ -290,6 +331,11 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         ):
             return None
         return driver.transaction_search_path
+
+    def _remember_search_path(self, search_path: str) -> None:
+        driver = self.connection
+        if isinstance(driver, _DriverConnection) and driver.watched:
+            driver.transaction_search_path = search_path
 
     def _forget_search_path(self) -> None:
         if isinstance(self.connection, _DriverConnection):
@@ -342,6 +388,11 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         # never outliving it on the server connection. Once: the transaction's next cursors find it remembered.
         if self._remembered_search_path() == search_path:
             return
+        if cursor is not None:  # sent with the cursor's first statement, then remembered
+            cursor.cursor = PathCarryingCursor(
+                cursor.cursor, search_path, remember=lambda: self._remember_search_path(search_path)
+            )
+            return
         self._setting_search_path = True
         target = self.connection.cursor() if cursor is None else cursor
         try:
@@ -351,9 +402,7 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             self.search_path_set_schemas = None
             self._forget_search_path()
         else:
-            driver = self.connection
-            if isinstance(driver, _DriverConnection) and driver.watched:
-                driver.transaction_search_path = search_path
+            self._remember_search_path(search_path)
         finally:
             self._setting_search_path = False
             if cursor is None:
