@@ -36,6 +36,10 @@ Rows of a schema that no longer exists are never read as anyone's: the reader
 takes rows only for schemas whose django_migrations is such a view, and a new
 schema of the same name starts by forgetting them.
 
+Every view depends on the table's columns (pg_depend holds a few rows per tenant schema), so the table's
+shape is fixed as django_migrations' own is: changing a column's type would mean making every view again.
+For the same reason its key is a bigserial, not an identity column (tenants migration 0009 says why).
+
 On a Citus coordinator tenant schemas keep a table of their own: each tenant
 schema is a distributed schema whose tables live on a worker, and a view there
 over a table of the coordinator is not something Citus distributes. The reader
