@@ -77,6 +77,24 @@ def test_a_new_migration_is_applied_to_every_tenant_with_a_line_each_and_a_summa
     assert re.fullmatch(r"Migrated 3 schema\(s\), 0 already current, 0 failed in \d+\.\d\d s\.", lines[-1])
 
 
+def test_a_run_that_changed_many_schemas_says_to_vacuum_the_catalogs(three_tenants, settings, monkeypatch):
+    from tenants.management.commands import migrate_schemas
+
+    monkeypatch.setattr(migrate_schemas, "VACUUM_HINT_SCHEMAS", 3)  # 1,000 in earnest
+    settings.MIGRATION_MODULES = ADD_FIELD
+    out, _ = migrate("--tenant")
+    assert out.strip().splitlines()[-1] == (
+        "3 schemas changed leave many dead rows in the catalogs; until autovacuum has been through them, "
+        "catalog-heavy work is slower. Now: VACUUM (ANALYZE) pg_catalog.pg_attribute, pg_catalog.pg_class, "
+        "pg_catalog.pg_depend, pg_catalog.pg_type;"
+    )
+    out, _ = migrate("--tenant", "contexts", LATEST_REAL[1])  # back: three schemas again
+    assert "VACUUM" in out
+    monkeypatch.setattr(migrate_schemas, "VACUUM_HINT_SCHEMAS", 4)
+    out, _ = migrate("--tenant")
+    assert "VACUUM" not in out
+
+
 def test_a_failing_tenant_is_left_unchanged_the_others_are_migrated_and_the_exit_is_non_zero(three_tenants, settings):
     acme, globex, initech = three_tenants
     give_two_contexts_one_title(globex)

@@ -136,6 +136,11 @@ class Command(ProjectCommand, MigrateSchemasCommand):
             line += " Stopped at the first failure (--fail-fast)."
         if context.verbosity >= 1 or failed:
             human.write(self.style.ERROR(line) if failed else self.style.SUCCESS(line))
+        if migrated >= VACUUM_HINT_SCHEMAS and context.verbosity >= 1:
+            human.write(
+                f"{migrated} schemas changed leave many dead rows in the catalogs; until autovacuum has been through "
+                f"them, catalog-heavy work is slower. Now: VACUUM (ANALYZE) {', '.join(BUSY_CATALOGS)};"
+            )
         for outcome in failed:
             self.stderr.write(f"  {outcome.schema_name}: {outcome.error}")
         if failed:
@@ -143,6 +148,12 @@ class Command(ProjectCommand, MigrateSchemasCommand):
                 f"{len(failed)} schema(s) failed; they are unchanged. Fix the cause and run again: "
                 "only what is left will be applied."
             )
+
+
+# From this many schemas changed a run says to vacuum the catalogs: at 10,000 tenants one AddField left some 60,000
+# dead rows in pg_attribute, and autovacuum working through them made the next run or creation 2-3x slower.
+VACUUM_HINT_SCHEMAS = 1000
+BUSY_CATALOGS = ("pg_catalog.pg_attribute", "pg_catalog.pg_class", "pg_catalog.pg_depend", "pg_catalog.pg_type")
 
 
 # Flags whose meaning is Django's migrate's own (show, check, or fake rather than apply): the fleet
