@@ -62,9 +62,9 @@ def read_schema_states(schema_names: list[str]) -> dict[str, SchemaState]:
     keys: dict[MigrationKey, MigrationKey] = {}
     distinct: dict[frozenset[MigrationKey], frozenset[MigrationKey]] = {}
 
-    def set_applied(schema_name: str, found: list[tuple[str, str]]) -> None:
+    def state_of(found: list[tuple[str, str]]) -> frozenset[MigrationKey]:
         frozen = frozenset(keys.setdefault((app, name), (app, name)) for app, name in found)
-        states[schema_name].applied = distinct.setdefault(frozen, frozen)
+        return distinct.setdefault(frozen, frozen)
 
     with connection.cursor() as cursor:
         # Every schema's kind of django_migrations, filtered here: `nspname = ANY(<10,000 names>)` compares each
@@ -93,10 +93,10 @@ def read_schema_states(schema_names: list[str]) -> dict[str, SchemaState]:
                 [sorted(with_view)] if small else None,
             )
             for group, applied in cursor.fetchall():
-                found = [(app, name) for app, name in applied]
+                state = state_of([(app, name) for app, name in applied])  # once per group, not per schema
                 for schema_name in group:
                     if schema_name in with_view:
-                        set_applied(schema_name, found)
+                        states[schema_name].applied = state
         with_table.sort()
         for start in range(0, len(with_table), STATE_QUERY_SCHEMAS):
             chunk = with_table[start:start + STATE_QUERY_SCHEMAS]
@@ -109,5 +109,5 @@ def read_schema_states(schema_names: list[str]) -> dict[str, SchemaState]:
             for schema_name, app, name in cursor.fetchall():
                 applied_here[schema_name].append((app, name))
             for schema_name, found in applied_here.items():
-                set_applied(schema_name, found)
+                states[schema_name].applied = state_of(found)
     return states
