@@ -4,8 +4,10 @@ from django.db import migrations
 # the same after that module changes (and the tenant apps never import the engine).
 VIEW = """
     EXECUTE format('CREATE VIEW %I.django_migrations AS SELECT id, app, name, applied, schema_name '
-                   'FROM public.tenant_django_migrations WHERE schema_name = %L WITH CHECK OPTION', here, here);
-    EXECUTE format('ALTER VIEW %I.django_migrations ALTER COLUMN schema_name SET DEFAULT %L', here, here);
+                   'FROM public.tenant_django_migrations WHERE schema_name = %L::regnamespace::text '
+                   'WITH CHECK OPTION', here, here);
+    EXECUTE format('ALTER VIEW %I.django_migrations ALTER COLUMN schema_name SET DEFAULT %L::regnamespace::text',
+                   here, here);
 """
 
 # current_schema(): the schema being migrated (first on the search path the engine and django-tenants set), so

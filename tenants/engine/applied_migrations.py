@@ -8,8 +8,12 @@ tenant schema's `django_migrations` is a view of its own rows:
 
     CREATE VIEW tenant_acme.django_migrations AS
         SELECT id, app, name, applied, schema_name FROM public.tenant_django_migrations
-        WHERE schema_name = 'tenant_acme' WITH CHECK OPTION;
-    ALTER VIEW tenant_acme.django_migrations ALTER COLUMN schema_name SET DEFAULT 'tenant_acme';
+        WHERE schema_name = 'tenant_acme'::regnamespace::text WITH CHECK OPTION;
+    ALTER VIEW tenant_acme.django_migrations ALTER COLUMN schema_name
+        SET DEFAULT 'tenant_acme'::regnamespace::text;
+
+(`'tenant_acme'::regnamespace` is stored as the schema's oid and read back as
+its name when a statement runs: the view follows its schema through a rename.)
 
 Django (its recorder, through the standard executor or a plain `migrate`), the
 engine and a DBA in psql keep reading and writing `django_migrations` as
@@ -28,10 +32,14 @@ keeps a compiled copy of the trigger function per trigger: README,
 table as a partition reads all 10,000 partitions to read the whole; a summary
 written by the engine alone would miss what Django's own `migrate` records.
 
-Keyed by name, not by the schema's oid: oids change in a dump and restore and
-in pg_upgrade (which refuses regnamespace columns outright), names do not. So
-a schema is renamed only through rename_statements (the pool's claim does), and
-a dropped schema's rows go with it (drop_statements; tenant_delete does).
+The rows are keyed by name, not by the schema's oid: oids change in a dump and
+restore and in pg_upgrade (which refuses regnamespace columns outright), names
+do not (a view's definition is dumped with the name, and made anew with the new
+oid). So a schema is renamed through rename_statements (the pool's claim does),
+which refiles its rows under the new name, and a dropped schema's rows go with
+it (drop_statements; tenant_delete does). A schema renamed by hand shows no
+rows until they are refiled: the engine then finds it "missing" and fails to
+migrate it (its tables exist), never applying anything twice.
 Rows of a schema that no longer exists are never read as anyone's: the reader
 takes rows only for schemas whose django_migrations is such a view, and a new
 schema of the same name starts by forgetting them.
@@ -48,10 +56,13 @@ reads both kinds.
 
 from __future__ import annotations
 
+import re
+
 from tenants.citus import citus_coordinator
 from tenants.naming import quote_schema
 
 APPLIED_TABLE = "public.tenant_django_migrations"
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def applied_in_public() -> bool:
@@ -60,15 +71,18 @@ def applied_in_public() -> bool:
 
 
 def _literal(schema_name: str) -> str:
-    # Schema names are validated identifiers (tenants.naming); doubling quotes keeps any name a literal all the same.
-    return "'" + schema_name.replace("'", "''") + "'"
+    if not PLAIN_NAME.fullmatch(schema_name):
+        # regnamespace reads a name back quoted when it needs quotes, and would not match the rows' plain name.
+        raise ValueError(f"{schema_name!r} is not a lowercase identifier, as every tenant and pool schema name is")
+    return f"'{schema_name}'"
 
 
-def _view(identifier: str, literal: str, *, create: str = "CREATE") -> list[str]:
+def _view(identifier: str, literal: str) -> list[str]:
+    this_schema = f"{literal}::regnamespace::text"  # the schema's name when a statement runs, through renames
     return [
-        f"{create} VIEW {identifier}.django_migrations AS SELECT id, app, name, applied, schema_name "
-        f"FROM {APPLIED_TABLE} WHERE schema_name = {literal} WITH CHECK OPTION",
-        f"ALTER VIEW {identifier}.django_migrations ALTER COLUMN schema_name SET DEFAULT {literal}",
+        f"CREATE VIEW {identifier}.django_migrations AS SELECT id, app, name, applied, schema_name "
+        f"FROM {APPLIED_TABLE} WHERE schema_name = {this_schema} WITH CHECK OPTION",
+        f"ALTER VIEW {identifier}.django_migrations ALTER COLUMN schema_name SET DEFAULT {this_schema}",
     ]
 
 
@@ -94,8 +108,7 @@ def drop_statements(schema_name: str) -> list[str]:
 def rename_statements(old: str, new: str) -> list[str]:
     """Rename a schema and refile its applied migrations under the new name, in the caller's transaction.
 
-    The view is made again for the new name (CREATE OR REPLACE keeps its columns); a schema with a
-    table of its own (Citus) needs nothing but the rename.
+    The view follows the rename by itself; a schema with a table of its own (Citus) needs only the rename.
     """
     rename = f"ALTER SCHEMA {quote_schema(old)} RENAME TO {quote_schema(new)}"
     if not applied_in_public():
@@ -104,5 +117,4 @@ def rename_statements(old: str, new: str) -> list[str]:
         rename,
         *forget_statements(new),
         f"UPDATE {APPLIED_TABLE} SET schema_name = {_literal(new)} WHERE schema_name = {_literal(old)}",
-        *_view(quote_schema(new), _literal(new), create="CREATE OR REPLACE"),
     ]

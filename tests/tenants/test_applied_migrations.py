@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 from django_tenants.utils import tenant_context
 
+from tenants.engine.applied_migrations import rename_statements, view_statements
 from tenants.engine.pool import pool_provision
 from tenants.engine.schema_state import read_schema_states
 from tenants.models import PooledSchema
@@ -150,3 +151,17 @@ def test_a_claimed_pooled_schema_takes_its_rows_to_its_new_name(public_tenant):
     with connection.cursor() as cursor:  # the view was made again for the new name: its default files rows there
         cursor.execute("INSERT INTO tenant_acme.django_migrations (app, name, applied) VALUES ('probe', 'one', now())")
     assert ("probe", "one") in filed_under("tenant_acme")
+
+
+def test_a_view_follows_its_schema_through_a_rename_once_its_rows_are_refiled(acme):
+    with connection.cursor() as cursor:
+        for statement in rename_statements("tenant_acme", "tenant_renamed"):
+            cursor.execute(statement)
+        cursor.execute("INSERT INTO tenant_renamed.django_migrations (app, name, applied) VALUES ('probe', 'one', now())")
+    assert filed_under("tenant_acme") == []
+    assert filed_under("tenant_renamed") == sorted([*ALL_APPLIED, ("probe", "one")])
+
+
+def test_a_schema_name_the_catalog_would_quote_is_refused():
+    with pytest.raises(ValueError, match="not a lowercase identifier"):
+        view_statements("Tenant-Acme")
