@@ -92,12 +92,16 @@ def view_statements(schema_name: str, *, as_sql: tuple[str, str] | None = None) 
     as_sql: the schema as an identifier and as a literal, when it is not known yet (psql variables, export_sql).
     """
     identifier, literal = as_sql or (quote_schema(schema_name), _literal(schema_name))
-    return [f"DELETE FROM {APPLIED_TABLE} WHERE schema_name = {literal}", *_view(identifier, literal)]
+    return [_forget(literal), *_view(identifier, literal)]
 
 
 def forget_statements(schema_name: str) -> list[str]:
     """Forget the applied migrations filed under schema_name (its schema is being dropped, or made anew)."""
-    return [f"DELETE FROM {APPLIED_TABLE} WHERE schema_name = {_literal(schema_name)}"]
+    return [_forget(_literal(schema_name))]
+
+
+def _forget(literal: str) -> str:
+    return f"DELETE FROM {APPLIED_TABLE} WHERE schema_name = {literal}"
 
 
 def drop_statements(schema_name: str) -> list[str]:
