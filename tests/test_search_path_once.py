@@ -215,6 +215,20 @@ def test_a_transactions_first_statement_that_moves_the_path_is_not_taken_for_the
         assert schemas() == ["tenant_acme", "public"]
 
 
+def test_a_named_cursor_in_a_transaction_gets_the_path_before_it_and_remembers_it(tenants):
+    """A server-side cursor runs one statement only, so nothing can ride with it: the path is sent first."""
+    acme, _ = tenants
+    with transaction.atomic():
+        connection.set_tenant(acme)
+        cursor = connection._cursor(name="notes")  # what a server-side iterator() takes
+        cursor.execute("SELECT content FROM contexts WHERE key = 'notes'")
+        assert cursor.fetchone() == ("acme's notes",)
+        cursor.close()
+        with CaptureQueriesContext(connection) as captured:
+            assert whose_notes() == "acme's notes"
+        assert path_sets(captured) == []  # remembered
+
+
 def test_a_transaction_that_starts_with_ddl_sends_the_path_before_it_and_remembers_it(tenants):
     acme, _ = tenants
     with transaction.atomic():

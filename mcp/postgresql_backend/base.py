@@ -110,7 +110,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import django.db.utils
 import psycopg2
 import psycopg2.extensions
 from django.conf import settings
@@ -225,7 +224,6 @@ def search_path_per_transaction() -> bool:
     return bool(getattr(settings, "SEARCH_PATH_PER_TRANSACTION", True))
 
 
-
 class PathCarryingCursor:
     """A driver cursor whose statements carry the search path with them: `SET LOCAL search_path = …; <sql>`.
 
@@ -247,12 +245,11 @@ class PathCarryingCursor:
 
     def _with_path(self, sql: Any) -> Any:
         """The statement to send: the path in front when it may ride along; else the path is sent first, alone."""
-        in_transaction = self._in_transaction
-        if in_transaction and self._sent:
+        if self._in_transaction and self._sent:
             return sql
         text = sql.as_string(self._cursor) if isinstance(sql, psycopg2_sql.Composable) else sql
         text = text.decode() if isinstance(text, bytes) else text
-        if in_transaction:
+        if self._in_transaction:
             self._sent, self._moves_path = True, bool(_MAY_MOVE_PATH.search(text))
             if self._cursor.connection.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_INERROR:
                 self._moves_path = True  # a failed transaction takes only its rollback, which needs no path
@@ -393,20 +390,16 @@ class DatabaseWrapper(TenantDatabaseWrapper):
                 cursor.cursor, search_path, remember=lambda: self._remember_search_path(search_path)
             )
             return
-        self._setting_search_path = True
-        target = self.connection.cursor() if cursor is None else cursor
-        try:
-            target.execute(f"SET LOCAL search_path = {search_path}")
-        except (django.db.utils.DatabaseError, psycopg2.InternalError):
-            # As django-tenants: in a transaction that has already failed, the next statement fails anyway.
-            self.search_path_set_schemas = None
-            self._forget_search_path()
-        else:
-            self._remember_search_path(search_path)
-        finally:
-            self._setting_search_path = False
-            if cursor is None:
-                target.close()
+        # A named cursor (server-side cursors are off in settings, so never in a request): the path goes first.
+        with self.connection.cursor() as driver_cursor:
+            try:
+                driver_cursor.execute(f"SET LOCAL search_path = {search_path}")
+            except psycopg2.InternalError:
+                # As django-tenants: in a transaction that has already failed, the next statement fails anyway.
+                self.search_path_set_schemas = None
+                self._forget_search_path()
+            else:
+                self._remember_search_path(search_path)
 
     def connect(self) -> None:
         super().connect()

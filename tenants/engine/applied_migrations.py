@@ -87,10 +87,13 @@ def _view(identifier: str, literal: str) -> list[str]:
 
 
 def view_statements(schema_name: str, *, as_sql: tuple[str, str] | None = None) -> list[str]:
-    """Give schema_name its django_migrations view, after forgetting any rows left by a schema of that name.
+    """Give a new schema its django_migrations view, after forgetting any rows left by a schema of that name.
 
-    as_sql: the schema as an identifier and as a literal, when it is not known yet (psql variables, export_sql).
+    Nothing on a Citus coordinator, where the schema keeps a table of its own. as_sql: the schema as an identifier
+    and as a literal, when it is not known yet (psql variables, export_sql).
     """
+    if not applied_in_public():
+        return []
     identifier, literal = as_sql or (quote_schema(schema_name), _literal(schema_name))
     return [_forget(literal), *_view(identifier, literal)]
 

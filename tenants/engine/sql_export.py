@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from tenants.engine.applied_migrations import applied_in_public, view_statements
+from tenants.engine.applied_migrations import view_statements
 from tenants.engine.template import SCHEMA_PLACEHOLDER, current_script
 from tenants.errors import ExportError
 from tenants.naming import quote_schema, schema_name_for
@@ -106,7 +106,7 @@ def tenant_schema_sql(*, slug: str | None = None) -> str:
            "DO $$ BEGIN RAISE EXCEPTION 'name the schema: psql -v schema=tenant_<slug> -f ...'; END $$;\n\\endif\n"
            if slug is None else "")
         + f"BEGIN;\nCREATE SCHEMA {schema};\n"
-        + "".join(f"{statement};\n" for statement in (view if applied_in_public() else []))
+        + "".join(f"{statement};\n" for statement in view)
         + f"SET LOCAL search_path = {schema}, public;\n\n"
         + script.sql.replace(SCHEMA_PLACEHOLDER, schema)
         + (f"\nINSERT INTO django_migrations (app, name, applied) VALUES\n    {rows};\n" if rows else "")

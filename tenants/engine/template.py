@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tenants.citus import citus_coordinator, execute_each, split_statements
 from tenants.django_internals import as_sql_literal
-from tenants.engine.applied_migrations import applied_in_public, drop_statements, view_statements
+from tenants.engine.applied_migrations import drop_statements, view_statements
 from tenants.engine.graph import MigrationGraph, MigrationKey
 from tenants.engine.schema_state import SchemaState
 from tenants.engine.sql_capture import capture_statements
@@ -143,7 +143,7 @@ def build_script(graph: MigrationGraph) -> tuple[str, list[list[str]]]:
     sid = transaction.savepoint() if connection.in_atomic_block else None
     # Its django_migrations view first, as replay_script makes it: the recorder then finds it and the script
     # holds no CREATE TABLE of its own (on a Citus coordinator, the table the recorder creates is the script's).
-    scaffold = [f"CREATE SCHEMA {quote_schema(scratch)}", *(view_statements(scratch) if applied_in_public() else [])]
+    scaffold = [f"CREATE SCHEMA {quote_schema(scratch)}", *view_statements(scratch)]
     with connection.cursor() as cursor:
         execute_each(cursor, scaffold)
     try:
@@ -178,7 +178,7 @@ def replay_script(script: TenantSchemaScript, schema_name: str) -> None:
     schema = quote_schema(schema_name)
     head = [
         f"CREATE SCHEMA {schema}",
-        *(view_statements(schema_name) if applied_in_public() else []),  # where its django_migrations rows go
+        *view_statements(schema_name),  # where its django_migrations rows go
         f"SET LOCAL search_path = {schema}, public",
     ]
     with connection.cursor() as cursor:
